@@ -1,0 +1,135 @@
+import type { MessageContract, StreamName } from '@cti/contracts';
+import type { Logger } from '@cti/logging';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { Registry } from 'prom-client';
+import type { Static, TSchema } from 'typebox';
+
+import { connectNats, type NatsSettings } from './connect.js';
+import { startConsumer, type ConsumerSpec, type MessageHandler, type RunningConsumer } from './consume.js';
+import { createBusMetrics, type BusMetrics } from './metrics.js';
+import { createPublisher, type PublishOptions, type PublishResult, type Publisher } from './publish.js';
+import { request, serve, type RequestHandler, type ServeOptions } from './rpc.js';
+import { ensureStreams, type RetentionOverrides } from './streams.js';
+
+export interface BusOptions {
+  /** Service name; also the NATS connection name. */
+  name: string;
+  logger: Logger;
+  /** Registry for bus metrics; without one the bus records none. */
+  registry?: Registry;
+  publishTimeoutMs?: number;
+  waitOnFirstConnect?: boolean;
+}
+
+/** One service's view of NATS: typed publish, durable consumers and request/reply. */
+export class Bus {
+  readonly connection: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly metrics: BusMetrics | undefined;
+  readonly #publisher: Publisher;
+  readonly #logger: Logger;
+  readonly #consumers: RunningConsumer[] = [];
+  readonly #subscriptions: Subscription[] = [];
+
+  private constructor(connection: NatsConnection, jsm: JetStreamManager, options: BusOptions) {
+    this.connection = connection;
+    this.jsm = jsm;
+    this.js = jetstream(connection);
+    this.#logger = options.logger;
+    this.metrics = options.registry === undefined ? undefined : createBusMetrics(options.registry);
+    this.#publisher = createPublisher(this.js, {
+      ...(options.publishTimeoutMs === undefined ? {} : { timeoutMs: options.publishTimeoutMs }),
+      ...(this.metrics === undefined ? {} : { metrics: this.metrics }),
+    });
+  }
+
+  static async connect(settings: NatsSettings, options: BusOptions): Promise<Bus> {
+    const connection = await connectNats(settings, {
+      name: options.name,
+      logger: options.logger,
+      ...(options.waitOnFirstConnect === undefined ? {} : { waitOnFirstConnect: options.waitOnFirstConnect }),
+    });
+    const jsm = await jetstreamManager(connection, { checkAPI: false });
+    return new Bus(connection, jsm, options);
+  }
+
+  /** True while the connection to NATS is up; readiness probes use it. */
+  isConnected(): boolean {
+    return !this.connection.isClosed() && !this.connection.isDraining() && this.#connected();
+  }
+
+  #connected(): boolean {
+    // `getServer()` is empty while the client is between servers.
+    return this.connection.getServer() !== '';
+  }
+
+  ensureStreams(names: readonly StreamName[], retention?: RetentionOverrides, replicas?: number): Promise<void> {
+    return ensureStreams(this.jsm, names, {
+      logger: this.#logger,
+      ...(retention === undefined ? {} : { retention }),
+      ...(replicas === undefined ? {} : { replicas }),
+    });
+  }
+
+  publish<S extends TSchema>(contract: MessageContract<S>, message: Static<S>, options?: PublishOptions): Promise<PublishResult> {
+    return this.#publisher.publish(contract, message, options);
+  }
+
+  get publisher(): Publisher {
+    return this.#publisher;
+  }
+
+  async consume(spec: ConsumerSpec, handler: MessageHandler): Promise<RunningConsumer> {
+    const consumer = await startConsumer(
+      {
+        js: this.js,
+        jsm: this.jsm,
+        publisher: this.#publisher,
+        logger: this.#logger,
+        ...(this.metrics === undefined ? {} : { metrics: this.metrics }),
+      },
+      spec,
+      handler,
+    );
+    this.#consumers.push(consumer);
+    return consumer;
+  }
+
+  request<Q extends TSchema, R extends TSchema>(
+    requestContract: MessageContract<Q>,
+    replyContract: MessageContract<R>,
+    message: Static<Q>,
+    timeoutMs: number,
+  ): Promise<Static<R>> {
+    return request(this.connection, requestContract, replyContract, message, {
+      timeoutMs,
+      ...(this.metrics === undefined ? {} : { metrics: this.metrics }),
+    });
+  }
+
+  serve<Q extends TSchema, R extends TSchema>(
+    requestContract: MessageContract<Q>,
+    replyContract: MessageContract<R>,
+    handler: RequestHandler<Q, R>,
+    options: Omit<ServeOptions, 'logger'>,
+  ): Subscription {
+    const subscription = serve(this.connection, requestContract, replyContract, handler, { ...options, logger: this.#logger });
+    this.#subscriptions.push(subscription);
+    return subscription;
+  }
+
+  /**
+   * Stops taking new work and finishes what is in flight: request subscriptions drain, consumers
+   * wait for their handlers and acks, then the connection drains and closes.
+   */
+  async drain(): Promise<void> {
+    await Promise.allSettled(this.#subscriptions.map((subscription) => subscription.drain()));
+    await Promise.allSettled(this.#consumers.map((consumer) => consumer.stop()));
+    if (!this.connection.isClosed()) {
+      await this.connection.drain();
+    }
+    this.#logger.info('nats connection drained');
+  }
+}

@@ -1,0 +1,95 @@
+import { DeadLetter, Streams } from '@cti/contracts';
+import { headers as natsHeaders } from '@nats-io/nats-core';
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+
+import { BusErrorCode, toBusError } from './errors.js';
+import { REPLAY_CONSUMER_HEADER } from './consume.js';
+
+export interface StoredDeadLetter {
+  /** Sequence in the DLQ stream; the handle for replay. */
+  sequence: number;
+  entry: DeadLetter;
+}
+
+export interface DeadLetterFilter {
+  stream?: string;
+  consumer?: string;
+  limit?: number;
+}
+
+const decoder = new TextDecoder();
+
+/** Lists dead letters, oldest first. */
+export async function listDeadLetters(jsm: JetStreamManager, filter: DeadLetterFilter = {}): Promise<StoredDeadLetter[]> {
+  const info = await jsm.streams.info(Streams.DLQ.name);
+  const result: StoredDeadLetter[] = [];
+  const subject = `dlq.${filter.stream ?? '*'}.${filter.consumer ?? '*'}`;
+  if (info.state.messages === 0) {
+    return result;
+  }
+  for (let sequence = info.state.first_seq; sequence <= info.state.last_seq; sequence += 1) {
+    if (filter.limit !== undefined && result.length >= filter.limit) {
+      break;
+    }
+    const stored = await jsm.streams.getMessage(Streams.DLQ.name, { seq: sequence }).catch(() => null);
+    if (stored === null || !subjectMatches(subject, stored.subject)) {
+      continue;
+    }
+    result.push({ sequence, entry: DeadLetter.parse(JSON.parse(decoder.decode(stored.data))) });
+  }
+  return result;
+}
+
+function subjectMatches(filter: string, subject: string): boolean {
+  const want = filter.split('.');
+  const have = subject.split('.');
+  return want.length === have.length && want.every((token, index) => token === '*' || token === have[index]);
+}
+
+export interface ReplayResult {
+  sequence: number;
+  subject: string;
+  consumer: string;
+  /** True when the stream already had this replay: running a replay twice sends it once. */
+  duplicate: boolean;
+}
+
+/**
+ * Sends a dead letter back to its original subject for the one consumer that gave up on it,
+ * then removes it from the DLQ stream. The replay's message id is derived from the dead letter,
+ * so a replay repeated after a crash is stored once; other consumers skip it by its header.
+ */
+export async function replayDeadLetter(js: JetStreamClient, jsm: JetStreamManager, stored: StoredDeadLetter): Promise<ReplayResult> {
+  const { entry } = stored;
+  const headers = natsHeaders();
+  headers.set(REPLAY_CONSUMER_HEADER, entry.consumer);
+  try {
+    const ack = await js.publish(entry.subject, Buffer.from(entry.data, 'base64'), {
+      msgID: `replay:${entry.id}`,
+      headers,
+      timeout: 5000,
+    });
+    // A replay repeated after a crash finds the dead letter already gone, which is fine.
+    await jsm.streams.deleteMessage(Streams.DLQ.name, stored.sequence, false).catch((error: unknown) => {
+      if (!isAlreadyDeleted(error)) {
+        throw error;
+      }
+    });
+    return { sequence: stored.sequence, subject: entry.subject, consumer: entry.consumer, duplicate: ack.duplicate };
+  } catch (error) {
+    throw toBusError(error, BusErrorCode.PUBLISH_FAILED, entry.subject);
+  }
+}
+
+// nats-server 2.9 answers a delete of a missing message with 10043 (sequence not found); newer
+// servers may answer 10037 (no message found).
+const SEQUENCE_NOT_FOUND = 10043;
+
+function isAlreadyDeleted(error: unknown): boolean {
+  return error instanceof JetStreamApiError && (error.code === JetStreamApiCodes.NoMessageFound || error.code === SEQUENCE_NOT_FOUND);
+}
+
+/** Reads the payload of a dead letter as text, for `cti dlq list --show`. */
+export function deadLetterPayload(entry: DeadLetter): string {
+  return decoder.decode(Buffer.from(entry.data, 'base64'));
+}

@@ -1,0 +1,19 @@
+export { Bus, type BusOptions } from './bus.js';
+export { connectNats, connectionOptions, type NatsSettings } from './connect.js';
+export {
+  decodeMessage,
+  ensureConsumer,
+  REPLAY_CONSUMER_HEADER,
+  startConsumer,
+  type ConsumerSpec,
+  type DeliveryContext,
+  type MessageHandler,
+  type RunningConsumer,
+} from './consume.js';
+export { deadLetterPayload, listDeadLetters, replayDeadLetter, type ReplayResult, type StoredDeadLetter } from './dead-letters.js';
+export { BusError, BusErrorCode, PermanentError, toBusError } from './errors.js';
+export { createBusMetrics, type BusMetrics } from './metrics.js';
+export { createPublisher, type PublishResult, type Publisher } from './publish.js';
+export { request, serve, type RequestHandler } from './rpc.js';
+export { installShutdown, type ShutdownStep } from './shutdown.js';
+export { ensureStreams, streamConfig, type Retention, type RetentionOverrides } from './streams.js';

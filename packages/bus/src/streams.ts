@@ -1,0 +1,90 @@
+import { type Buckets, Streams, type StreamName } from '@cti/contracts';
+import type { Logger } from '@cti/logging';
+import { nanos } from '@nats-io/nats-core';
+import {
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+
+import { BusError, BusErrorCode } from './errors.js';
+
+/** Retention of one stream or bucket, after config overrides. */
+export interface Retention {
+  maxAgeSeconds: number;
+  maxBytes: number;
+}
+
+export type RetentionOverrides = Partial<Record<StreamName | keyof typeof Buckets, Partial<Retention>>>;
+
+export interface EnsureStreamsOptions {
+  logger: Logger;
+  retention?: RetentionOverrides;
+  /** Replicas per stream: 1 on one server, 3 on a three-node JetStream cluster. */
+  replicas?: number;
+}
+
+/** Builds the JetStream config of a stream from its spec in `@cti/contracts` and the overrides. */
+export function streamConfig(name: StreamName, options: Pick<EnsureStreamsOptions, 'retention' | 'replicas'> = {}): Partial<StreamConfig> & { name: string } {
+  const spec = Streams[name];
+  const override = options.retention?.[name] ?? {};
+  return {
+    name,
+    description: spec.description,
+    subjects: spec.subjects,
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_age: nanos((override.maxAgeSeconds ?? spec.maxAgeSeconds) * 1000),
+    max_bytes: override.maxBytes ?? spec.maxBytes,
+    max_msg_size: spec.maxMessageBytes,
+    duplicate_window: nanos(spec.duplicateWindowSeconds * 1000),
+    num_replicas: options.replicas ?? 1,
+  };
+}
+
+function isStreamNotFound(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound;
+}
+
+/**
+ * Creates the given streams, or updates their subjects and limits when the code or the config
+ * changed. Safe to run from every replica at start: a stream that already matches is left alone.
+ */
+export async function ensureStreams(jsm: JetStreamManager, names: readonly StreamName[], options: EnsureStreamsOptions): Promise<void> {
+  for (const name of names) {
+    const wanted = streamConfig(name, options);
+    try {
+      const current = await jsm.streams.info(name).catch((error: unknown) => {
+        if (isStreamNotFound(error)) {
+          return undefined;
+        }
+        throw error;
+      });
+      if (current === undefined) {
+        await jsm.streams.add(wanted);
+        options.logger.info({ stream: name }, 'stream created');
+        continue;
+      }
+      const differs =
+        current.config.max_age !== wanted.max_age ||
+        current.config.max_bytes !== wanted.max_bytes ||
+        current.config.max_msg_size !== wanted.max_msg_size ||
+        current.config.duplicate_window !== wanted.duplicate_window ||
+        current.config.subjects.join(' ') !== (wanted.subjects ?? []).join(' ');
+      if (differs) {
+        await jsm.streams.update(name, wanted);
+        options.logger.info({ stream: name }, 'stream updated');
+      }
+    } catch (error) {
+      throw new BusError(BusErrorCode.STREAM_SETUP_FAILED, `cannot create or update stream ${name}`, {
+        cause: error,
+        details: { stream: name },
+      });
+    }
+  }
+}

@@ -1,0 +1,19 @@
+import { Bus } from '@cti/bus';
+import { defineConfig, loadConfig, loggingFields, natsAuthRule, natsFields } from '@cti/config';
+import { createLogger } from '@cti/logging';
+
+/** What commands that talk to NATS read from the environment, the same variables as the services. */
+export const CliConfig = defineConfig('cli', { ...natsFields, ...loggingFields }, [natsAuthRule]);
+
+/** Connects to NATS for one command; logs go to stderr so stdout stays machine-readable. */
+export async function connectCliBus(environment: Record<string, string | undefined>): Promise<Bus> {
+  const config = loadConfig(CliConfig, environment);
+  const logger = createLogger({
+    service: 'cli',
+    level: environment['LOG_LEVEL'] ?? 'warn',
+    phoneNumbers: config.logPhoneNumbers,
+    ...(config.logPhoneHashKey === undefined ? {} : { phoneHashKey: config.logPhoneHashKey }),
+    destination: process.stderr,
+  });
+  return Bus.connect(config, { name: 'cti-cli', logger, waitOnFirstConnect: false });
+}

@@ -1,0 +1,55 @@
+import { CtiError } from '@cti/errors';
+
+import { EXIT_USAGE, UsageError, type Command, type CommandIo } from './command.js';
+import { Commands } from './registry.js';
+
+export { type Command, type CommandIo, UsageError, EXIT_USAGE } from './command.js';
+export { Commands } from './registry.js';
+export { renderEnvironmentExample, ServiceConfigs } from './environment-example.js';
+
+function findCommand(words: string[]): { command: Command; rest: string[] } | undefined {
+  let best: { command: Command; rest: string[] } | undefined;
+  for (const command of Commands) {
+    const matches = command.name.every((word, index) => words[index] === word);
+    if (matches && (best === undefined || command.name.length > best.command.name.length)) {
+      best = { command, rest: words.slice(command.name.length) };
+    }
+  }
+  return best;
+}
+
+function help(): string {
+  const width = Math.max(...Commands.map((command) => command.usage.length));
+  const lines = Commands.map((command) => `  ${command.usage.padEnd(width)}  ${command.summary}`);
+  return `usage: pnpm cti <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+/** Runs one command line and returns the exit status. */
+export async function runCli(words: string[], io: CommandIo): Promise<number> {
+  if (words.length === 0 || words[0] === '--help' || words[0] === 'help') {
+    io.stdout.write(help());
+    return words.length === 0 ? EXIT_USAGE : 0;
+  }
+  const found = findCommand(words);
+  if (found === undefined) {
+    io.stderr.write(`unknown command: ${words.join(' ')}\n\n${help()}`);
+    return EXIT_USAGE;
+  }
+  if (found.rest.includes('--help')) {
+    io.stdout.write(`usage: ${found.command.usage}\n${found.command.summary}\n`);
+    return 0;
+  }
+  try {
+    return await found.command.run(found.rest, io);
+  } catch (error) {
+    if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+      io.stderr.write(`${error.message}\nusage: ${found.command.usage}\n`);
+      return EXIT_USAGE;
+    }
+    if (CtiError.is(error)) {
+      io.stderr.write(`${error.code}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,2 @@
+export { EXIT_CONFIG, runService, type RunServiceOptions, type ServiceContext } from './run-service.js';
+export { opsFields, registerOpsRoutes, startOpsServer, type OpsRoutesOptions, type ReadinessCheck } from './ops.js';

@@ -1,0 +1,115 @@
+import { Bus, installShutdown, type NatsSettings, type ShutdownStep } from '@cti/bus';
+import { ConfigError, configFingerprint, loadConfig, type ConfigFields, type ConfigOf, type ConfigSpec } from '@cti/config';
+import { createLogger, type Logger, type PhoneLogMode } from '@cti/logging';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+
+/** Exit status for an unusable configuration (EX_CONFIG in sysexits.h), so supervisors can tell it apart. */
+export const EXIT_CONFIG = 78;
+
+interface LoggingSettings {
+  logLevel: string;
+  logPhoneNumbers: PhoneLogMode;
+  logPhoneHashKey: string | undefined;
+}
+
+export interface ServiceContext<F extends ConfigFields> {
+  service: string;
+  config: ConfigOf<F>;
+  logger: Logger;
+  registry: Registry;
+  /** SHA-256 over the non-secret settings; logged at start, and audited by services with a bus. */
+  configFingerprint: string;
+  /** Connects to NATS with the service's settings and drains the connection on shutdown. */
+  connectBus(): Promise<Bus>;
+  /** Registers a shutdown step; steps run in the order they were added. */
+  onShutdown(step: ShutdownStep): void;
+  /** Runs the shutdown steps and exits, as on SIGTERM. */
+  shutdown(reason: string, exitCode?: number): Promise<void>;
+}
+
+export interface RunServiceOptions {
+  environment?: Record<string, string | undefined>;
+  exit?: (code: number) => void;
+  shutdownTimeoutMs?: number;
+}
+
+/**
+ * Starts a service: reads its configuration once, creates its logger and metrics registry, runs
+ * `main`, and installs the SIGTERM/SIGINT shutdown. An invalid configuration stops the service
+ * with exit status 78 and a message naming each variable, never its value.
+ */
+export async function runService<F extends ConfigFields>(
+  spec: ConfigSpec<F>,
+  main: (context: ServiceContext<F>) => Promise<void>,
+  options: RunServiceOptions = {},
+): Promise<ServiceContext<F> | undefined> {
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  let config: ConfigOf<F>;
+  try {
+    config = loadConfig(spec, options.environment ?? process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(
+        `${JSON.stringify({ level: 'fatal', time: new Date().toISOString(), service: spec.service, code: error.code, problems: error.problems, msg: 'invalid configuration' })}\n`,
+      );
+      process.stderr.write(`${error.message}\n`);
+      exit(EXIT_CONFIG);
+      return undefined;
+    }
+    throw error;
+  }
+
+  const settings = config as unknown as Partial<LoggingSettings>;
+  const logger = createLogger({
+    service: spec.service,
+    level: settings.logLevel ?? 'info',
+    phoneNumbers: settings.logPhoneNumbers ?? 'mask',
+    ...(settings.logPhoneHashKey === undefined ? {} : { phoneHashKey: settings.logPhoneHashKey }),
+  });
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: spec.service });
+  collectDefaultMetrics({ register: registry });
+
+  const steps: ShutdownStep[] = [];
+  const { shutdown } = installShutdown({
+    logger,
+    steps,
+    exit,
+    ...(options.shutdownTimeoutMs === undefined ? {} : { timeoutMs: options.shutdownTimeoutMs }),
+  });
+  const fingerprint = configFingerprint(spec, config);
+
+  const context: ServiceContext<F> = {
+    service: spec.service,
+    config,
+    logger,
+    registry,
+    configFingerprint: fingerprint,
+    async connectBus() {
+      const bus = await Bus.connect(config as unknown as NatsSettings, { name: spec.service, logger, registry });
+      steps.push({ name: 'drain nats', run: () => bus.drain() });
+      return bus;
+    },
+    onShutdown(step) {
+      // The NATS drain stays last: the other steps may still publish while they stop.
+      const drainIndex = steps.findIndex((existing) => existing.name === 'drain nats');
+      if (drainIndex === -1) {
+        steps.push(step);
+      } else {
+        steps.splice(drainIndex, 0, step);
+      }
+    },
+    shutdown,
+  };
+
+  logger.info({ configFingerprint: fingerprint, node: process.version, pid: process.pid }, 'service starting');
+  try {
+    await main(context);
+  } catch (error) {
+    logger.fatal({ err: error }, 'service failed to start');
+    await shutdown('start-up failure', 1);
+    return undefined;
+  }
+  logger.info('service started');
+  return context;
+}
