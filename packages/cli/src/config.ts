@@ -12,7 +12,7 @@ export async function connectCliBus(environment: Record<string, string | undefin
     service: 'cli',
     level: environment['LOG_LEVEL'] ?? 'warn',
     phoneNumbers: config.logPhoneNumbers,
-    ...(config.logPhoneHashKey === undefined ? {} : { phoneHashKey: config.logPhoneHashKey }),
+    ...(config.phoneHashKey === undefined ? {} : { phoneHashKey: config.phoneHashKey }),
     destination: process.stderr,
   });
   return Bus.connect(config, { name: 'cti-cli', logger, waitOnFirstConnect: false });

@@ -27,16 +27,16 @@ export const loggingFields = {
     description: 'how phone numbers appear in logs: mask keeps the country code and last 3 digits, hash writes a keyed hash, clear writes them as they are',
     default: 'mask',
   }),
-  logPhoneHashKey: env.secret({ minLength: 16 })('LOG_PHONE_HASH_KEY', {
-    description: 'key for hashed phone numbers in logs and audit events; the same on every service so hashes correlate',
+  phoneHashKey: env.secret({ minLength: 16 })('PHONE_HASH_KEY', {
+    description: 'key of the phone number hash in audit events and in logs under LOG_PHONE_NUMBERS=hash; the same on every service so hashes correlate (at least 16 characters)',
     optional: true,
   }),
 };
 
 /** Rule shared by every service: hash mode needs its key. */
-export function phoneHashKeyRule(config: { logPhoneNumbers: string; logPhoneHashKey: string | undefined }): string | undefined {
-  if (config.logPhoneNumbers === 'hash' && config.logPhoneHashKey === undefined) {
-    return 'LOG_PHONE_NUMBERS=hash needs LOG_PHONE_HASH_KEY or LOG_PHONE_HASH_KEY_FILE: the key of the phone number hash';
+export function phoneHashKeyRule(config: { logPhoneNumbers: string; phoneHashKey: string | undefined }): string | undefined {
+  if (config.logPhoneNumbers === 'hash' && config.phoneHashKey === undefined) {
+    return 'LOG_PHONE_NUMBERS=hash needs PHONE_HASH_KEY or PHONE_HASH_KEY_FILE: the key of the phone number hash';
   }
   return undefined;
 }

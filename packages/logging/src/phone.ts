@@ -56,7 +56,7 @@ export function phoneFormatter(mode: PhoneLogMode, hashKey?: string | Buffer): P
       return maskPhoneNumber;
     case 'hash': {
       if (hashKey === undefined || hashKey.length === 0) {
-        throw new TypeError('phone number hashing needs a key: set LOG_PHONE_HASH_KEY or LOG_PHONE_HASH_KEY_FILE');
+        throw new TypeError('phone number hashing needs a key: set PHONE_HASH_KEY or PHONE_HASH_KEY_FILE');
       }
       return (value) => (digitsOf(value).length <= VISIBLE_TAIL ? value : hashPhoneNumber(value, hashKey));
     }

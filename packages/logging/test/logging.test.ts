@@ -52,7 +52,7 @@ describe('createLogger', () => {
   });
 
   it('refuses hash mode without a key', () => {
-    expect(() => createLogger({ service: 'test', phoneNumbers: 'hash' })).toThrow(/LOG_PHONE_HASH_KEY/);
+    expect(() => createLogger({ service: 'test', phoneNumbers: 'hash' })).toThrow(/PHONE_HASH_KEY/);
   });
 
   it('logs numbers as they are under clear mode', () => {

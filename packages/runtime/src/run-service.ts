@@ -1,7 +1,10 @@
 import { Bus, installShutdown, type NatsSettings, type ShutdownStep } from '@cti/bus';
+import type { StreamName } from '@cti/contracts';
 import { ConfigError, configFingerprint, loadConfig, type ConfigFields, type ConfigOf, type ConfigSpec } from '@cti/config';
 import { createLogger, type Logger, type PhoneLogMode } from '@cti/logging';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+
+import { createAuditor, type Auditor } from './audit.js';
 
 /** Exit status for an unusable configuration (EX_CONFIG in sysexits.h), so supervisors can tell it apart. */
 export const EXIT_CONFIG = 78;
@@ -9,7 +12,7 @@ export const EXIT_CONFIG = 78;
 interface LoggingSettings {
   logLevel: string;
   logPhoneNumbers: PhoneLogMode;
-  logPhoneHashKey: string | undefined;
+  phoneHashKey: string | undefined;
 }
 
 export interface ServiceContext<F extends ConfigFields> {
@@ -19,8 +22,12 @@ export interface ServiceContext<F extends ConfigFields> {
   registry: Registry;
   /** SHA-256 over the non-secret settings; logged at start, and audited by services with a bus. */
   configFingerprint: string;
-  /** Connects to NATS with the service's settings and drains the connection on shutdown. */
-  connectBus(): Promise<Bus>;
+  /**
+   * Connects to NATS with the service's settings, makes sure the given streams exist (AUDIT and
+   * DLQ always), records the config fingerprint in the audit trail, and drains the connection on
+   * shutdown.
+   */
+  connectBus(streams?: readonly StreamName[]): Promise<{ bus: Bus; auditor: Auditor }>;
   /** Registers a shutdown step; steps run in the order they were added. */
   onShutdown(step: ShutdownStep): void;
   /** Runs the shutdown steps and exits, as on SIGTERM. */
@@ -64,7 +71,7 @@ export async function runService<F extends ConfigFields>(
     service: spec.service,
     level: settings.logLevel ?? 'info',
     phoneNumbers: settings.logPhoneNumbers ?? 'mask',
-    ...(settings.logPhoneHashKey === undefined ? {} : { phoneHashKey: settings.logPhoneHashKey }),
+    ...(settings.phoneHashKey === undefined ? {} : { phoneHashKey: settings.phoneHashKey }),
   });
   const registry = new Registry();
   registry.setDefaultLabels({ service: spec.service });
@@ -85,10 +92,18 @@ export async function runService<F extends ConfigFields>(
     logger,
     registry,
     configFingerprint: fingerprint,
-    async connectBus() {
+    async connectBus(streams = []) {
       const bus = await Bus.connect(config as unknown as NatsSettings, { name: spec.service, logger, registry });
       steps.push({ name: 'drain nats', run: () => bus.drain() });
-      return bus;
+      await bus.ensureStreams([...new Set<StreamName>(['AUDIT', 'DLQ', ...streams])]);
+      const auditor = createAuditor({ bus, service: spec.service, logger, phoneHashKey: settings.phoneHashKey });
+      await auditor.record({
+        action: 'config_loaded',
+        outcome: 'success',
+        actor: { type: 'service', id: spec.service },
+        details: { configFingerprint: fingerprint, node: process.version },
+      });
+      return { bus, auditor };
     },
     onShutdown(step) {
       // The NATS drain stays last: the other steps may still publish while they stop.

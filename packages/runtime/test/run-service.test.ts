@@ -138,6 +138,10 @@ describe('runService', () => {
       expect(info.ack_floor.stream_seq).toBe(1);
       expect(info.num_ack_pending).toBe(0);
       expect(info.num_redelivered).toBe(0);
+
+      const audit = await (await jetstreamManager(connection)).streams.getMessage('AUDIT', { last_by_subj: 'audit.demo-service.config_loaded' });
+      const event = audit?.json<{ details: { configFingerprint: string } }>();
+      expect(event?.details.configFingerprint).toMatch(/^[0-9a-f]{64}$/);
     } finally {
       await connection.close();
     }

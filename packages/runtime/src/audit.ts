@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+
+import type { Bus } from '@cti/bus';
+import { AuditEvent } from '@cti/contracts';
+import { hashPhoneNumber, type Logger } from '@cti/logging';
+import type { Static } from 'typebox';
+
+type AuditMessage = Static<typeof AuditEvent.schema>;
+
+/** What a caller states about one audited action; the auditor adds id, time and service. */
+export interface AuditRecord {
+  action: string;
+  outcome: AuditMessage['outcome'];
+  actor: AuditMessage['actor'];
+  target?: AuditMessage['target'];
+  /** A raw phone number; only its keyed hash is stored. */
+  number?: string;
+  reason?: string;
+  details?: AuditMessage['details'];
+  /** Deterministic id, when the same action must be audited once across redeliveries. */
+  id?: string;
+}
+
+export interface Auditor {
+  /**
+   * Publishes an audit event and resolves once JetStream stored it. Rejects when it cannot be
+   * stored, so a caller whose action must not happen unaudited can refuse it.
+   */
+  record(entry: AuditRecord): Promise<void>;
+  /** Publishes without waiting; a failure is logged and counted, never thrown. */
+  recordLater(entry: AuditRecord): void;
+  /** Keyed hash of a phone number, as written into audit events. */
+  hashNumber(number: string): string;
+}
+
+export interface AuditorOptions {
+  bus: Bus;
+  service: string;
+  logger: Logger;
+  /** PHONE_HASH_KEY. Without it, events that name a number are refused rather than weakened. */
+  phoneHashKey: string | undefined;
+}
+
+export function createAuditor(options: AuditorOptions): Auditor {
+  const hashNumber = (number: string): string => {
+    if (options.phoneHashKey === undefined) {
+      throw new Error('PHONE_HASH_KEY is not set: audit events that name a phone number need it');
+    }
+    return hashPhoneNumber(number, options.phoneHashKey);
+  };
+
+  const record = async (entry: AuditRecord): Promise<void> => {
+    const message: AuditMessage = {
+      v: 1,
+      id: entry.id ?? randomUUID(),
+      type: 'audit',
+      occurredAt: new Date().toISOString(),
+      service: options.service,
+      action: entry.action,
+      outcome: entry.outcome,
+      actor: entry.actor,
+      ...(entry.target === undefined ? {} : { target: entry.target }),
+      ...(entry.number === undefined ? {} : { numberHash: hashNumber(entry.number) }),
+      ...(entry.reason === undefined ? {} : { reason: entry.reason }),
+      ...(entry.details === undefined ? {} : { details: entry.details }),
+    };
+    await options.bus.publish(AuditEvent, message);
+  };
+
+  return {
+    record,
+    recordLater(entry) {
+      record(entry).catch((error: unknown) => {
+        options.logger.error({ err: error, action: entry.action }, 'audit event not stored');
+      });
+    },
+    hashNumber,
+  };
+}
