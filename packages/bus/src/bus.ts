@@ -2,9 +2,12 @@ import type { MessageContract, StreamName } from '@cti/contracts';
 import type { Logger } from '@cti/logging';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { ObjectStore } from '@nats-io/obj';
 import type { Registry } from 'prom-client';
 import type { Static, TSchema } from 'typebox';
 
+import { ensureKvBucket, ensureObjectStore, type BucketName, type EnsureBucketOptions } from './buckets.js';
 import { connectNats, type NatsSettings } from './connect.js';
 import { startConsumer, type ConsumerSpec, type MessageHandler, type RunningConsumer } from './consume.js';
 import { createBusMetrics, type BusMetrics } from './metrics.js';
@@ -65,12 +68,30 @@ export class Bus {
     return this.connection.getServer() !== '';
   }
 
-  ensureStreams(names: readonly StreamName[], retention?: RetentionOverrides, replicas?: number): Promise<void> {
+  /**
+   * Creates the streams that are missing. With `owner` set, also brings existing streams to the
+   * configured limits; only the service that owns a stream should.
+   */
+  ensureStreams(
+    names: readonly StreamName[],
+    retention?: RetentionOverrides,
+    replicas?: number,
+    owner = true,
+  ): Promise<void> {
     return ensureStreams(this.jsm, names, {
       logger: this.#logger,
+      updateExisting: owner,
       ...(retention === undefined ? {} : { retention }),
       ...(replicas === undefined ? {} : { replicas }),
     });
+  }
+
+  ensureKvBucket(name: BucketName, options: Omit<EnsureBucketOptions, 'logger'> = {}): Promise<KV> {
+    return ensureKvBucket(this.connection, this.jsm, name, { ...options, logger: this.#logger });
+  }
+
+  ensureObjectStore(name: BucketName, options: Omit<EnsureBucketOptions, 'logger'> = {}): Promise<ObjectStore> {
+    return ensureObjectStore(this.connection, this.jsm, name, { ...options, logger: this.#logger });
   }
 
   publish<S extends TSchema>(contract: MessageContract<S>, message: Static<S>, options?: PublishOptions): Promise<PublishResult> {

@@ -17,3 +17,4 @@ export { createPublisher, type PublishResult, type Publisher } from './publish.j
 export { request, serve, type RequestHandler } from './rpc.js';
 export { installShutdown, type ShutdownStep } from './shutdown.js';
 export { ensureStreams, streamConfig, type Retention, type RetentionOverrides } from './streams.js';
+export { ensureKvBucket, ensureObjectStore, type BucketName, type EnsureBucketOptions } from './buckets.js';

@@ -26,6 +26,11 @@ export interface EnsureStreamsOptions {
   retention?: RetentionOverrides;
   /** Replicas per stream: 1 on one server, 3 on a three-node JetStream cluster. */
   replicas?: number;
+  /**
+   * Update an existing stream whose limits differ. Only the owner of a stream should: two services
+   * with different settings would otherwise rewrite each other's limits on every start.
+   */
+  updateExisting?: boolean;
 }
 
 /** Builds the JetStream config of a stream from its spec in `@cti/contracts` and the overrides. */
@@ -76,7 +81,7 @@ export async function ensureStreams(jsm: JetStreamManager, names: readonly Strea
         current.config.max_msg_size !== wanted.max_msg_size ||
         current.config.duplicate_window !== wanted.duplicate_window ||
         current.config.subjects.join(' ') !== (wanted.subjects ?? []).join(' ');
-      if (differs) {
+      if (differs && options.updateExisting !== false) {
         await jsm.streams.update(name, wanted);
         options.logger.info({ stream: name }, 'stream updated');
       }

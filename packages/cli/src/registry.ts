@@ -1,6 +1,8 @@
 import type { Command } from './command.js';
 import { dlqList, dlqReplay } from './commands/dlq.js';
+import { audit } from './commands/audit.js';
 import { docs } from './commands/docs.js';
+import { streamsApply } from './commands/streams.js';
 
 /** Every `cti` command. */
-export const Commands: readonly Command[] = [docs, dlqList, dlqReplay];
+export const Commands: readonly Command[] = [docs, dlqList, dlqReplay, streamsApply, audit];

@@ -1,10 +1,11 @@
-import { Bus, installShutdown, type NatsSettings, type ShutdownStep } from '@cti/bus';
+import { Bus, installShutdown, type BucketName, type NatsSettings, type Retention, type ShutdownStep } from '@cti/bus';
 import type { StreamName } from '@cti/contracts';
 import { ConfigError, configFingerprint, loadConfig, type ConfigFields, type ConfigOf, type ConfigSpec } from '@cti/config';
 import { createLogger, type Logger, type PhoneLogMode } from '@cti/logging';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
 import { createAuditor, type Auditor } from './audit.js';
+import { retentionOverrides, type RetentionSettings } from './retention.js';
 
 /** Exit status for an unusable configuration (EX_CONFIG in sysexits.h), so supervisors can tell it apart. */
 export const EXIT_CONFIG = 78;
@@ -23,11 +24,13 @@ export interface ServiceContext<F extends ConfigFields> {
   /** SHA-256 over the non-secret settings; logged at start, and audited by services with a bus. */
   configFingerprint: string;
   /**
-   * Connects to NATS with the service's settings, makes sure the given streams exist (AUDIT and
-   * DLQ always), records the config fingerprint in the audit trail, and drains the connection on
-   * shutdown.
+   * Connects to NATS with the service's settings, creates or updates the streams this service
+   * owns with the configured retention, makes sure AUDIT and DLQ exist, records the config
+   * fingerprint in the audit trail, and drains the connection on shutdown.
    */
-  connectBus(streams?: readonly StreamName[]): Promise<{ bus: Bus; auditor: Auditor }>;
+  connectBus(ownedStreams?: readonly StreamName[]): Promise<{ bus: Bus; auditor: Auditor }>;
+  /** Retention and replicas for a KV bucket or object store this service owns. */
+  bucketOptions(name: BucketName): { retention: Partial<Retention>; replicas: number; updateExisting: true };
   /** Registers a shutdown step; steps run in the order they were added. */
   onShutdown(step: ShutdownStep): void;
   /** Runs the shutdown steps and exits, as on SIGTERM. */
@@ -85,6 +88,9 @@ export async function runService<F extends ConfigFields>(
     ...(options.shutdownTimeoutMs === undefined ? {} : { timeoutMs: options.shutdownTimeoutMs }),
   });
   const fingerprint = configFingerprint(spec, config);
+  const retentionSettings = config as unknown as Partial<RetentionSettings>;
+  const retention = retentionSettings.callsMaxAgeSeconds === undefined ? undefined : retentionOverrides(retentionSettings as RetentionSettings);
+  const replicas = retentionSettings.jetstreamReplicas;
 
   const context: ServiceContext<F> = {
     service: spec.service,
@@ -92,10 +98,13 @@ export async function runService<F extends ConfigFields>(
     logger,
     registry,
     configFingerprint: fingerprint,
-    async connectBus(streams = []) {
+    async connectBus(ownedStreams = []) {
       const bus = await Bus.connect(config as unknown as NatsSettings, { name: spec.service, logger, registry });
       steps.push({ name: 'drain nats', run: () => bus.drain() });
-      await bus.ensureStreams([...new Set<StreamName>(['AUDIT', 'DLQ', ...streams])]);
+      await bus.ensureStreams(ownedStreams, retention, replicas, true);
+      // AUDIT and DLQ belong to the setup job (`cti streams apply`); services only create them
+      // when missing, so they never rewrite limits an operator set.
+      await bus.ensureStreams((['AUDIT', 'DLQ'] as const).filter((name) => !ownedStreams.includes(name)), retention, replicas, false);
       const auditor = createAuditor({ bus, service: spec.service, logger, phoneHashKey: settings.phoneHashKey });
       await auditor.record({
         action: 'config_loaded',
@@ -104,6 +113,9 @@ export async function runService<F extends ConfigFields>(
         details: { configFingerprint: fingerprint, node: process.version },
       });
       return { bus, auditor };
+    },
+    bucketOptions(name) {
+      return { retention: retention?.[name] ?? {}, replicas: replicas ?? 1, updateExisting: true };
     },
     onShutdown(step) {
       // The NATS drain stays last: the other steps may still publish while they stop.
