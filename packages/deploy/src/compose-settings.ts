@@ -5,6 +5,10 @@ import { defineConfig, env } from '@cti/config';
  * a service). Listed here so that `.env.example` documents them with the services' variables.
  */
 export const ComposeConfig = defineConfig('docker-compose', {
+  projectName: env.string({ pattern: '^[a-z0-9][a-z0-9_-]*$' })('COMPOSE_PROJECT_NAME', {
+    description: 'name of the compose project, the prefix of its containers, networks and volumes',
+    default: 'cti',
+  }),
   agentHost: env.string()('CTI_AGENT_HOST', {
     description: 'public host name of the agent console and WebSocket (push-gateway), served over HTTPS by the proxy',
     example: 'agents.localhost',
@@ -15,10 +19,8 @@ export const ComposeConfig = defineConfig('docker-compose', {
   }),
   tls: env.string()('CTI_TLS', {
     description:
-      'certificate source of the proxy: an e-mail address for automatic ACME certificates, "internal" for a local CA (tests only), or "/certs/<cert>.pem /certs/<key>.pem" for files in deploy/certs',
+      'certificate source of the proxy: an e-mail address for automatic ACME certificates, "internal" for a local CA (tests only), or "/certs/<cert>.pem /certs/<key>.pem" for files in deploy/secrets/tls',
     example: 'internal',
   }),
-  httpPort: env.port()('CTI_HTTP_PORT', { description: 'host port of the proxy for HTTP, which only redirects to HTTPS', default: 80 }),
-  httpsPort: env.port()('CTI_HTTPS_PORT', { description: 'host port of the proxy for HTTPS', default: 443 }),
   version: env.string()('CTI_VERSION', { description: 'tag of the images that docker compose builds and runs', default: 'local' }),
 });
