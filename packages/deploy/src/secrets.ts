@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ServiceNames, type ServiceName } from '@cti/contracts';
@@ -101,15 +101,15 @@ export const BCRYPT_COST = 11;
 
 export interface GenerateOptions {
   directory: string;
-  /** Replace generated secrets that already exist (a rotation); operator secrets are never touched. */
-  force?: boolean;
+  /** Generated secrets to replace with new values (a rotation); operator secrets cannot be named. */
+  rotate?: readonly string[];
   /** Owner for every file, `uid:gid`; applied only when running as root. */
   owner?: { uid: number; gid: number };
 }
 
 export interface SecretStatus {
   name: string;
-  state: 'created' | 'kept' | 'missing' | 'placeholder' | 'present';
+  state: 'created' | 'rotated' | 'kept' | 'missing' | 'placeholder' | 'present';
 }
 
 /** Placeholder in `deploy/secrets.example/`; a secret file that still contains it is not filled in. */
@@ -121,14 +121,13 @@ export function newSecret(): string {
 }
 
 function writeSecretFile(path: string, content: string, owner: GenerateOptions['owner']): void {
-  // Written beside the target, then renamed, so a reader never sees a half-written secret.
-  const temporary = `${path}.tmp-${process.pid}`;
-  writeFileSync(temporary, content, { mode: 0o600 });
-  chmodSync(temporary, 0o600);
+  // Rewritten in place rather than replaced: Docker bind-mounts secret files by inode, so a
+  // running container (NATS on a configuration reload) sees the new content only this way.
+  writeFileSync(path, content, { mode: 0o600 });
+  chmodSync(path, 0o600);
   if (owner !== undefined && process.getuid?.() === 0) {
-    chownSync(temporary, owner.uid, owner.gid);
+    chownSync(path, owner.uid, owner.gid);
   }
-  renameSync(temporary, path);
 }
 
 function readSecret(path: string): string {
@@ -148,11 +147,19 @@ export function renderPasswordHashes(passwords: ReadonlyMap<ServiceName, string>
 }
 
 /**
- * Creates the generated secrets that are missing (all of them with `force`), rewrites the NATS
+ * Creates the generated secrets that are missing and those named in `rotate`, rewrites the NATS
  * password hashes from the password files, and reports the state of every secret. Files are
- * created with mode 600 in a directory with mode 700.
+ * created with mode 600 in a directory with mode 700. Throws on a name in `rotate` that is not a
+ * generated secret, before writing anything.
  */
 export function generateSecrets(options: GenerateOptions): SecretStatus[] {
+  const rotate = new Set(options.rotate ?? []);
+  const rotatable = SecretSpecs.filter((spec) => spec.source === 'generated' && spec.name !== NATS_PASSWORD_HASHES).map((spec) => spec.name);
+  for (const name of rotate) {
+    if (!rotatable.includes(name)) {
+      throw new Error(`cannot rotate ${name}: expected one of ${rotatable.join(', ')}`);
+    }
+  }
   mkdirSync(options.directory, { recursive: true, mode: 0o700 });
   chmodSync(options.directory, 0o700);
   const statuses: SecretStatus[] = [];
@@ -168,12 +175,12 @@ export function generateSecrets(options: GenerateOptions): SecretStatus[] {
       statuses.push({ name: spec.name, state });
       continue;
     }
-    if (exists && options.force !== true && !readSecret(path).includes(PLACEHOLDER)) {
+    if (exists && !rotate.has(spec.name) && !readSecret(path).includes(PLACEHOLDER)) {
       statuses.push({ name: spec.name, state: 'kept' });
       continue;
     }
     writeSecretFile(path, `${newSecret()}\n`, options.owner);
-    statuses.push({ name: spec.name, state: 'created' });
+    statuses.push({ name: spec.name, state: exists ? 'rotated' : 'created' });
   }
 
   const passwords = new Map<ServiceName, string>();

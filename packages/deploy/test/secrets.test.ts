@@ -54,13 +54,30 @@ describe('generateSecrets', () => {
     expect(read('suitecrm_client_secret')).toBe('from-the-crm-admin');
   });
 
-  it('keeps existing secrets unless forced', () => {
+  it('keeps existing secrets unless rotated', () => {
     generateSecrets({ directory });
     const key = read('agent_token_key');
+    const phoneKey = read('phone_hash_key');
     expect(generateSecrets({ directory }).find((status) => status.name === 'agent_token_key')?.state).toBe('kept');
     expect(read('agent_token_key')).toBe(key);
-    generateSecrets({ directory, force: true });
+    const statuses = generateSecrets({ directory, rotate: ['agent_token_key'] });
+    expect(statuses.find((status) => status.name === 'agent_token_key')?.state).toBe('rotated');
     expect(read('agent_token_key')).not.toBe(key);
+    expect(read('phone_hash_key')).toBe(phoneKey);
+  });
+
+  it('rewrites the hashes in place when a NATS password rotates', () => {
+    generateSecrets({ directory });
+    const before = statSync(join(directory, NATS_PASSWORD_HASHES)).ino;
+    const hashes = read(NATS_PASSWORD_HASHES);
+    generateSecrets({ directory, rotate: ['nats_crm_sync_password'] });
+    expect(statSync(join(directory, NATS_PASSWORD_HASHES)).ino).toBe(before);
+    expect(read(NATS_PASSWORD_HASHES)).not.toBe(hashes);
+  });
+
+  it('rejects rotating an operator secret', () => {
+    expect(() => generateSecrets({ directory, rotate: ['ami_secret'] })).toThrow(/cannot rotate ami_secret/);
+    expect(existsSync(directory)).toBe(false);
   });
 
   it('hashes every NATS password with bcrypt', () => {

@@ -20,18 +20,23 @@ function parseOwner(text: string | undefined): { uid: number; gid: number } | un
 /** Creates the deployment's generated secrets and the NATS password hashes. */
 export const secretsGenerate: Command = {
   name: ['secrets', 'generate'],
-  summary: 'Create missing 256-bit secrets (mode 600) and the NATS password hashes; list the secrets the operator must fill in',
-  usage: 'cti secrets generate [--dir deploy/secrets] [--force] [--owner 10001:10001]',
+  summary: 'Create missing 256-bit secrets (mode 600) and the NATS password hashes, or replace the named ones; list the secrets the operator must fill in',
+  usage: 'cti secrets generate [--dir deploy/secrets] [--rotate NAME]... [--owner 10001:10001]',
   async run(args, io) {
     const { values } = parseArgs({
       args,
-      options: { dir: { type: 'string' }, force: { type: 'boolean', default: false }, owner: { type: 'string' } },
+      options: { dir: { type: 'string' }, rotate: { type: 'string', multiple: true }, owner: { type: 'string' } },
       strict: true,
     });
     const owner = parseOwner(values.owner);
     const directory =
       values.dir === undefined ? join(repositoryRoot(io.cwd), 'deploy/secrets') : isAbsolute(values.dir) ? values.dir : join(io.cwd, values.dir);
-    const statuses = generateSecrets({ directory, force: values.force, ...(owner === undefined ? {} : { owner }) });
+    let statuses;
+    try {
+      statuses = generateSecrets({ directory, rotate: values.rotate ?? [], ...(owner === undefined ? {} : { owner }) });
+    } catch (error) {
+      throw new UsageError(error instanceof Error ? error.message : String(error));
+    }
 
     let unfilled = 0;
     for (const status of statuses) {
