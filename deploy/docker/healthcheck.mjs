@@ -1,5 +1,5 @@
 /* global fetch, AbortSignal */
-// Container health check: exits 0 when the service's GET /healthz answers 200 within 2 seconds.
+// Container health check: exits 0 when the service's GET /healthz returns 200 within 2 seconds.
 // Usage: node healthcheck.mjs <PORT_VARIABLE> <DEFAULT_PORT>
 // The port comes from the same variable the service reads (PORT or OPS_PORT), so a changed port
 // is checked where the service listens. Node itself makes the request: the image has no curl.
@@ -13,7 +13,7 @@ const host = bound === undefined || bound === '' || bound === '0.0.0.0' || bound
 try {
   const response = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${port}/healthz`, { signal: AbortSignal.timeout(2000) });
   if (response.status !== 200) {
-    process.stderr.write(`health check failed: GET /healthz answered ${response.status}\n`);
+    process.stderr.write(`health check failed: GET /healthz returned ${response.status}\n`);
     process.exit(1);
   }
 } catch (error) {

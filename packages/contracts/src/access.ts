@@ -2,10 +2,9 @@ import type { ServiceName } from './services.js';
 import type { Buckets, StreamName } from './streams.js';
 
 /**
- * What each service reads from NATS beyond plain subscriptions: its durable JetStream consumers
- * and the KV buckets and object stores it uses. The NATS permissions in `deploy/nats/` are
- * generated from these declarations and the message contracts, so a service that creates a
- * consumer or opens a bucket not listed here is refused by the server.
+ * Access declarations: the durable JetStream consumers of each service and the KV buckets and
+ * object stores it uses. The NATS permissions in `deploy/nats/` are generated from these and the
+ * message contracts, so the server denies a service a consumer or bucket not listed here.
  */
 export interface DurableConsumerSpec {
   /** Durable name, shared by every replica of the service so they split the work. */

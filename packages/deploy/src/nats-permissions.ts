@@ -17,11 +17,11 @@ export interface NatsUser {
   service: ServiceName;
   /** NATS user name, the same as the service name. */
   user: string;
-  /** NATS configuration variable that holds the user's bcrypt password hash. */
+  /** NATS configuration variable that contains the user's bcrypt password hash. */
   passwordVariable: string;
   publish: string[];
   subscribe: string[];
-  /** True for services that answer requests: they may publish once to each request's reply subject. */
+  /** True for services that serve requests: they may publish once to each request's reply subject. */
   allowResponses: boolean;
 }
 
@@ -29,7 +29,7 @@ export interface NatsUser {
 export const DeployedServices = ['ami-bridge', 'crm-sync', 'webhook-ingress', 'push-gateway'] as const satisfies readonly ServiceName[];
 export type DeployedService = (typeof DeployedServices)[number];
 
-/** NATS account that holds the streams and every user; JetStream is enabled for it alone. */
+/** NATS account of the streams and of every user; JetStream is enabled for it alone. */
 export const NATS_ACCOUNT = 'CTI';
 
 export function passwordVariable(service: ServiceName): string {
@@ -37,8 +37,8 @@ export function passwordVariable(service: ServiceName): string {
 }
 
 /**
- * Subject of a contract with its placeholders replaced: `{service}` by the service itself, so a
- * service can write only its own audit trail; every other token by `*`.
+ * Returns the subject of a contract with `{service}` replaced by the service itself, so a service
+ * can write only its own audit trail, and every other placeholder by `*`.
  */
 export function permissionSubject(contract: MessageContract, service: ServiceName): string {
   return contract.subjectPattern.replace(/\{([a-z]+)\}/g, (_match, token: string) => (token === 'service' ? service : '*'));
@@ -112,7 +112,7 @@ function bucketPermissions(service: ServiceName): { publish: string[]; subscribe
  * durable consumers and its buckets:
  * - events it publishes, on their subjects (`{service}` bound to itself, dead letters only for its
  *   own consumers), and management of the streams it ensures;
- * - requests it sends, and, for requests it answers, a subscription plus one reply per request;
+ * - requests it sends, and, for requests it serves, a subscription plus one reply per request;
  * - core subscriptions on the events it consumes, and its durable consumers' API subjects;
  * - its own inbox prefix, and nothing under another service's.
  */
@@ -191,10 +191,10 @@ function replaySubjects(): string[] {
 }
 
 /**
- * Permissions of the operators' CLI (`pnpm cti`), which is also the setup job: its own audit
- * subjects; creating every stream and bucket and applying their retention (`cti streams apply`);
- * reading, deleting and purging messages (dead-letter list and replay, audit queries, erasure by
- * number); and publishing to stream subjects for replays. It cannot delete a stream, and it
+ * Permissions of the operators' CLI (`pnpm cti`), which is also the setup job. It publishes its
+ * own audit events, creates every stream and bucket and applies their retention (`cti streams
+ * apply`). It reads, deletes and purges messages for dead-letter replays, audit queries and
+ * erasure by number, and publishes replays to stream subjects. It cannot delete a stream, and it
  * subscribes to nothing but its inbox.
  */
 export function cliPermissions(): NatsUser {
@@ -238,7 +238,7 @@ export function cliPermissions(): NatsUser {
   };
 }
 
-/** Every NATS user of a deployment: the four services, then the CLI. */
+/** Returns every NATS user of a deployment: the four services, then the CLI. */
 export function natsUsers(): NatsUser[] {
   const services = ServiceNames.filter((name) => name !== 'cli').map((name) => servicePermissions(name));
   return [...services, cliPermissions()];

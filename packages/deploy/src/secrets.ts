@@ -115,7 +115,7 @@ export interface SecretStatus {
 /** Placeholder in `deploy/secrets.example/`; a secret file that still contains it is not filled in. */
 export const PLACEHOLDER = 'CHANGE-ME';
 
-/** A new random secret: 32 bytes from the system CSPRNG, base64url without padding (43 characters). */
+/** Returns a new random secret: 32 bytes from the system CSPRNG, base64url without padding (43 characters). */
 export function newSecret(): string {
   return randomBytes(SECRET_BYTES).toString('base64url');
 }

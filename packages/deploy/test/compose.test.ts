@@ -193,7 +193,7 @@ describe('docker-compose.yml', () => {
   });
 });
 
-/** `docker compose` (v2) or `docker-compose` (v1), whichever answers `version` here. */
+/** `docker compose` (v2) or `docker-compose` (v1), whichever runs `version` here. */
 function composeClient(): string[] | undefined {
   for (const command of [['docker', 'compose'], ['docker-compose']]) {
     const result = spawnSync(command[0]!, [...command.slice(1), 'version'], { encoding: 'utf8' });

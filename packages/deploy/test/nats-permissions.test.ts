@@ -78,7 +78,7 @@ async function connect(service: ServiceName): Promise<Client> {
   return { service, bus, connection: bus.connection, violations };
 }
 
-/** A concrete subject of a contract: `{service}` is the given service, other tokens are sample values. */
+/** Builds a concrete subject of a contract: `{service}` is the given service, other tokens are sample values. */
 function sampleSubject(contract: MessageContract, service: ServiceName, tokens: Record<string, string> = {}): string {
   return contract.subjectPattern.replace(/\{([a-z]+)\}/g, (_match, token: string) => tokens[token] ?? (token === 'service' ? service : `${token}1`));
 }
@@ -86,7 +86,7 @@ function sampleSubject(contract: MessageContract, service: ServiceName, tokens: 
 const events = AllContracts.filter((contract) => contract.kind === 'event' && contract.name !== 'dlq');
 const requests = AllContracts.filter((contract) => contract.kind === 'request');
 
-/** A dead letter as the bus writes it, for `consumer`'s message `sequence` of `subject`. */
+/** Encodes a dead letter as the bus writes it, for message `sequence` of `subject` and `consumer`. */
 function deadLetterOf(consumer: { stream: string; durable: string }, sequence: number, subject: string): Uint8Array {
   return encoder.encode(
     JSON.stringify({
@@ -105,24 +105,24 @@ function deadLetterOf(consumer: { stream: string; durable: string }, sequence: n
   );
 }
 
-async function expectPublishRefused(service: ServiceName, subject: string): Promise<void> {
+async function expectPublishDenied(service: ServiceName, subject: string): Promise<void> {
   const { connection, violations } = client(service);
   connection.publish(subject, encoder.encode('{"probe":true}'));
   await connection.flush();
   await waitFor(
     () => violations.some((violation) => violation.operation === 'publish' && violation.subject === subject),
-    `${service} refused publishing to ${subject}`,
+    `${service} denied publishing to ${subject}`,
     { timeoutMs: 5000 },
   );
 }
 
-async function expectSubscribeRefused(service: ServiceName, subject: string): Promise<void> {
+async function expectSubscribeDenied(service: ServiceName, subject: string): Promise<void> {
   const { connection, violations } = client(service);
   const subscription = connection.subscribe(subject);
   await connection.flush();
   await waitFor(
     () => violations.some((violation) => violation.operation === 'subscription' && violation.subject === subject),
-    `${service} refused subscribing to ${subject}`,
+    `${service} denied subscribing to ${subject}`,
     { timeoutMs: 5000 },
   );
   subscription.unsubscribe();
@@ -199,55 +199,55 @@ describe.each(services)('NATS user %s', (service) => {
     }
   });
 
-  it('is refused publishing events it does not own', async () => {
+  it('is denied publishing events it does not own', async () => {
     for (const contract of notPublished) {
-      await expectPublishRefused(service, sampleSubject(contract, service));
+      await expectPublishDenied(service, sampleSubject(contract, service));
     }
   });
 
-  it("is refused writing another service's audit trail", async () => {
+  it("is denied writing another service's audit trail", async () => {
     const other = services.find((name) => name !== service) ?? 'cli';
     const before = await messageCount('AUDIT');
-    await expectPublishRefused(service, `audit.${other}.login`);
+    await expectPublishDenied(service, `audit.${other}.login`);
     expect(await messageCount('AUDIT')).toBe(before);
   });
 
-  it('is refused dead-lettering for consumers it does not own', async () => {
+  it('is denied dead-lettering for consumers it does not own', async () => {
     const foreign = Object.values(Consumers).filter((consumer) => consumer.service !== service);
     for (const consumer of [...foreign, { stream: 'CALLS', durable: 'push-gateway-calls' }]) {
-      await expectPublishRefused(service, `dlq.${consumer.stream}.${consumer.durable}`);
+      await expectPublishDenied(service, `dlq.${consumer.stream}.${consumer.durable}`);
     }
   });
 
 
-  it('is refused subscribing to what it does not consume', async () => {
+  it('is denied subscribing to what it does not consume', async () => {
     for (const contract of notConsumed) {
-      await expectSubscribeRefused(service, permissionFilter(contract));
+      await expectSubscribeDenied(service, permissionFilter(contract));
     }
-    await expectSubscribeRefused(service, '>');
-    await expectSubscribeRefused(service, '_INBOX.>');
+    await expectSubscribeDenied(service, '>');
+    await expectSubscribeDenied(service, '_INBOX.>');
     for (const other of ServiceNames.filter((name) => name !== service)) {
-      await expectSubscribeRefused(service, `${inboxPrefix(other)}.>`);
+      await expectSubscribeDenied(service, `${inboxPrefix(other)}.>`);
     }
   });
 
-  it('is refused reading streams it has no consumer on', async () => {
+  it('is denied reading streams it has no consumer on', async () => {
     const readable = new Set<string>(consumersOf(service).map((consumer) => consumer.stream));
     for (const stream of StreamNames.filter((name) => !readable.has(name))) {
-      await expectPublishRefused(service, `$JS.API.CONSUMER.CREATE.${stream}.probe.${Streams[stream].subjects[0]}`);
-      await expectPublishRefused(service, `$JS.API.STREAM.MSG.GET.${stream}`);
-      await expectPublishRefused(service, `$JS.API.DIRECT.GET.${stream}`);
+      await expectPublishDenied(service, `$JS.API.CONSUMER.CREATE.${stream}.probe.${Streams[stream].subjects[0]}`);
+      await expectPublishDenied(service, `$JS.API.STREAM.MSG.GET.${stream}`);
+      await expectPublishDenied(service, `$JS.API.DIRECT.GET.${stream}`);
     }
   });
 
-  it('is refused changing streams it does not own and deleting any', async () => {
+  it('is denied changing streams it does not own and deleting any', async () => {
     const owned = streamsOwnedBy(service);
     for (const stream of StreamNames) {
       if (!owned.includes(stream)) {
-        await expectPublishRefused(service, `$JS.API.STREAM.UPDATE.${stream}`);
+        await expectPublishDenied(service, `$JS.API.STREAM.UPDATE.${stream}`);
       }
-      await expectPublishRefused(service, `$JS.API.STREAM.DELETE.${stream}`);
-      await expectPublishRefused(service, `$JS.API.STREAM.PURGE.${stream}`);
+      await expectPublishDenied(service, `$JS.API.STREAM.DELETE.${stream}`);
+      await expectPublishDenied(service, `$JS.API.STREAM.PURGE.${stream}`);
     }
   });
 });
@@ -296,9 +296,9 @@ describe('requests', () => {
     }
   });
 
-  it.each(requests.map((contract) => [contract.name, contract] as const))('%s is refused to other services', async (_name, contract) => {
+  it.each(requests.map((contract) => [contract.name, contract] as const))('%s is denied to other services', async (_name, contract) => {
     for (const service of services.filter((name) => !contract.publishedBy.includes(name))) {
-      await expectPublishRefused(service, sampleSubject(contract, service));
+      await expectPublishDenied(service, sampleSubject(contract, service));
     }
   });
 });
@@ -336,8 +336,8 @@ describe('durable consumers', () => {
   it('cannot be read by another service', async () => {
     for (const consumer of Object.values(Consumers)) {
       for (const service of ServiceNames.filter((name) => name !== consumer.service && name !== 'cli')) {
-        await expectPublishRefused(service, `$JS.API.CONSUMER.MSG.NEXT.${consumer.stream}.${consumer.durable}`);
-        await expectPublishRefused(service, `$JS.ACK.${consumer.stream}.${consumer.durable}.1.1.1.1.1`);
+        await expectPublishDenied(service, `$JS.API.CONSUMER.MSG.NEXT.${consumer.stream}.${consumer.durable}`);
+        await expectPublishDenied(service, `$JS.ACK.${consumer.stream}.${consumer.durable}.1.1.1.1.1`);
       }
     }
   });
@@ -364,7 +364,7 @@ describe('buckets', () => {
     expect(new TextDecoder().decode(blob ?? new Uint8Array())).toBe('ID3 audio');
   });
 
-  it('are refused to services without access', async () => {
+  it('are denied to services without access', async () => {
     for (const key of Object.keys(BucketAccess) as BucketKey[]) {
       const access = BucketAccess[key];
       const bucket = Buckets[key];
@@ -372,12 +372,12 @@ describe('buckets', () => {
       const writePrefix = bucket.kind === 'kv' ? `$KV.${bucket.name}` : `$O.${bucket.name}`;
       for (const service of services) {
         if (!access.writers.includes(service)) {
-          await expectPublishRefused(service, `${writePrefix}.probe`);
-          await expectPublishRefused(service, `$JS.API.STREAM.UPDATE.${stream}`);
+          await expectPublishDenied(service, `${writePrefix}.probe`);
+          await expectPublishDenied(service, `$JS.API.STREAM.UPDATE.${stream}`);
         }
         if (!access.writers.includes(service) && !access.readers.includes(service)) {
-          await expectPublishRefused(service, `$JS.API.DIRECT.GET.${stream}.${writePrefix}.probe`);
-          await expectPublishRefused(service, `$JS.API.STREAM.MSG.GET.${stream}`);
+          await expectPublishDenied(service, `$JS.API.DIRECT.GET.${stream}.${writePrefix}.probe`);
+          await expectPublishDenied(service, `$JS.API.STREAM.MSG.GET.${stream}`);
         }
       }
     }
@@ -409,22 +409,22 @@ describe('operators CLI', () => {
     expect(first?.subject.startsWith('audit.')).toBe(true);
   });
 
-  it('is refused deleting streams and writing service audit trails', async () => {
+  it('is denied deleting streams and writing service audit trails', async () => {
     for (const stream of StreamNames) {
-      await expectPublishRefused('cli', `$JS.API.STREAM.DELETE.${stream}`);
+      await expectPublishDenied('cli', `$JS.API.STREAM.DELETE.${stream}`);
     }
     for (const service of services) {
-      await expectPublishRefused('cli', `audit.${service}.login`);
+      await expectPublishDenied('cli', `audit.${service}.login`);
     }
-    await expectSubscribeRefused('cli', 'call.>');
-    await expectSubscribeRefused('cli', 'audit.>');
+    await expectSubscribeDenied('cli', 'call.>');
+    await expectSubscribeDenied('cli', 'audit.>');
   });
 });
 
 describe('checks the issue names', () => {
   it('ami-bridge cannot read CRM subjects', async () => {
-    await expectSubscribeRefused('ami-bridge', 'crm.>');
-    await expectPublishRefused('ami-bridge', '$JS.API.CONSUMER.CREATE.CRM.probe.crm.>');
+    await expectSubscribeDenied('ami-bridge', 'crm.>');
+    await expectPublishDenied('ami-bridge', '$JS.API.CONSUMER.CREATE.CRM.probe.crm.>');
   });
 
   it('webhook-ingress publishes only ai and its audit subjects', async () => {
@@ -433,14 +433,14 @@ describe('checks the issue names', () => {
       expect(sampleSubject(contract, 'webhook-ingress')).toMatch(/^(ai\.|audit\.webhook-ingress\.)/);
     }
     for (const subject of ['call.ringing.pbx1.101', 'crm.caller.identified.pbx1.101', 'pbx.originate.result.pbx1.101', 'dlq.AI.crm-sync-ai']) {
-      await expectPublishRefused('webhook-ingress', subject);
+      await expectPublishDenied('webhook-ingress', subject);
     }
   });
 
   it('push-gateway cannot publish call events', async () => {
     const before = await messageCount('CALLS');
     for (const contract of events.filter((candidate) => candidate.stream === 'CALLS')) {
-      await expectPublishRefused('push-gateway', sampleSubject(contract, 'push-gateway'));
+      await expectPublishDenied('push-gateway', sampleSubject(contract, 'push-gateway'));
     }
     expect(await messageCount('CALLS')).toBe(before);
   });

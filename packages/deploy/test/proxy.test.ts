@@ -9,7 +9,7 @@ const caddyfile = readFileSync(join(root, 'deploy/proxy/Caddyfile'), 'utf8')
   .filter((line) => !line.trimStart().startsWith('#'))
   .join('\n');
 
-/** The body of a top-level block of the Caddyfile, found by its opening line. */
+/** Returns the body of a top-level block of the Caddyfile, found by its opening line. */
 function block(opening: string): string {
   const start = caddyfile.indexOf(`\n${opening} {`);
   if (start === -1) {
