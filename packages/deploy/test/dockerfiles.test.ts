@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -150,5 +151,29 @@ describe('healthcheck.mjs', () => {
 
   it('fails when nothing listens', async () => {
     await expect(run('node', [script, 'PORT', '1'], { env: { ...process.env, PORT: '1' } })).rejects.toMatchObject({ code: 1 });
+  });
+});
+
+describe('pnpm deploy', () => {
+  // The same commands as the build stage of cli.Dockerfile, on the workspace as it is built here.
+  it('bundles a package with production dependencies only', async () => {
+    const dist = join(root, 'packages/cli/dist/main.js');
+    expect(existsSync(dist), 'packages/cli/dist is missing: run `pnpm build` first').toBe(true);
+    const out = join(mkdtempSync(join(tmpdir(), 'cti-deploy-bundle-')), 'out');
+    try {
+      await run('pnpm', ['--filter', '@cti/cli', 'deploy', '--prod', out], { cwd: root });
+      cpSync(join(root, 'packages/cli/dist'), join(out, 'dist'), { recursive: true });
+
+      const scoped = readdirSync(join(out, 'node_modules/@cti'));
+      expect(scoped).toContain('bus');
+      expect(scoped).not.toContain('testing');
+      for (const tool of ['vitest', 'typescript', 'tsx', 'eslint']) {
+        expect(existsSync(join(out, 'node_modules', tool)), tool).toBe(false);
+      }
+      const { stdout } = await run('node', [join(out, 'dist/main.js'), '--help'], { cwd: out });
+      expect(stdout).toContain('cti streams apply');
+    } finally {
+      rmSync(join(out, '..'), { recursive: true, force: true });
+    }
   });
 });
