@@ -45,6 +45,13 @@ if [[ "${CTI_SETUP_BROWSER:-0}" == "1" ]] && [[ ! -x /usr/bin/chromium ]]; then
   apt_install chromium
 fi
 
+# The deployment tests validate docker-compose.yml with a compose client's `config`, which needs
+# no Docker engine. Debian's docker-compose (v1) is enough for that; v2 is needed to run it.
+if [[ "${CTI_SETUP_COMPOSE:-0}" == "1" ]] && ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
+  log "installing docker-compose (Debian package) for the compose file test"
+  apt_install docker-compose
+fi
+
 log "installing npm packages"
 pnpm install --frozen-lockfile --reporter=silent
 log "building"

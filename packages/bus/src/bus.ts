@@ -23,6 +23,8 @@ export interface BusOptions {
   registry?: Registry;
   publishTimeoutMs?: number;
   waitOnFirstConnect?: boolean;
+  /** Inbox prefix of the connection; see `ConnectOptions.inboxPrefix`. */
+  inboxPrefix?: string;
 }
 
 /** One service's view of NATS: typed publish, durable consumers and request/reply. */
@@ -53,6 +55,7 @@ export class Bus {
       name: options.name,
       logger: options.logger,
       ...(options.waitOnFirstConnect === undefined ? {} : { waitOnFirstConnect: options.waitOnFirstConnect }),
+      ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
     });
     const jsm = await jetstreamManager(connection, { checkAPI: false });
     return new Bus(connection, jsm, options);

@@ -23,6 +23,12 @@ export interface ConnectOptions {
   logger: Logger;
   /** Keep retrying the first connect instead of failing; services start before NATS in compose. */
   waitOnFirstConnect?: boolean;
+  /**
+   * Prefix of the connection's inboxes (replies, publish acknowledgements, pull deliveries). The
+   * NATS permissions let each service subscribe only under its own prefix (`inboxPrefix` in
+   * `@cti/contracts`); the default `_INBOX` works only where permissions are not enforced.
+   */
+  inboxPrefix?: string;
 }
 
 export function connectionOptions(settings: NatsSettings, options: ConnectOptions): ConnectionOptions {
@@ -33,6 +39,7 @@ export function connectionOptions(settings: NatsSettings, options: ConnectOption
     reconnectTimeWait: 1000,
     waitOnFirstConnect: options.waitOnFirstConnect ?? true,
     pingInterval: 20_000,
+    ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
   };
   if (settings.natsUser !== undefined) {
     connection.user = settings.natsUser;

@@ -1,5 +1,6 @@
 import { Bus } from '@cti/bus';
 import { defineConfig, loadConfig, loggingFields, natsAuthRule, natsFields } from '@cti/config';
+import { inboxPrefix } from '@cti/contracts';
 import { createLogger } from '@cti/logging';
 import { retentionFields } from '@cti/runtime';
 
@@ -21,6 +22,6 @@ export async function connectCli(environment: Record<string, string | undefined>
     ...(config.phoneHashKey === undefined ? {} : { phoneHashKey: config.phoneHashKey }),
     destination: process.stderr,
   });
-  const bus = await Bus.connect(config, { name: 'cti-cli', logger, waitOnFirstConnect: false });
+  const bus = await Bus.connect(config, { name: 'cti-cli', logger, waitOnFirstConnect: false, inboxPrefix: inboxPrefix('cli') });
   return { bus, config };
 }

@@ -2,7 +2,8 @@ import type { Command } from './command.js';
 import { dlqList, dlqReplay } from './commands/dlq.js';
 import { audit } from './commands/audit.js';
 import { docs } from './commands/docs.js';
+import { secretsGenerate } from './commands/secrets.js';
 import { streamsApply } from './commands/streams.js';
 
 /** Every `cti` command. */
-export const Commands: readonly Command[] = [docs, dlqList, dlqReplay, streamsApply, audit];
+export const Commands: readonly Command[] = [docs, dlqList, dlqReplay, streamsApply, audit, secretsGenerate];

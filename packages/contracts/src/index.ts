@@ -8,6 +8,7 @@ export * from './ai.js';
 export * from './commands.js';
 export * from './audit.js';
 export * from './dlq.js';
+export * from './access.js';
 
 import { AiContracts } from './ai.js';
 import { AuditContracts } from './audit.js';

@@ -1,5 +1,5 @@
 import { Bus, installShutdown, type BucketName, type NatsSettings, type Retention, type ShutdownStep } from '@cti/bus';
-import type { StreamName } from '@cti/contracts';
+import { inboxPrefix, ServiceNames, type ServiceName, type StreamName } from '@cti/contracts';
 import { ConfigError, configFingerprint, loadConfig, type ConfigFields, type ConfigOf, type ConfigSpec } from '@cti/config';
 import { createLogger, type Logger, type PhoneLogMode } from '@cti/logging';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -99,7 +99,15 @@ export async function runService<F extends ConfigFields>(
     registry,
     configFingerprint: fingerprint,
     async connectBus(ownedStreams = []) {
-      const bus = await Bus.connect(config as unknown as NatsSettings, { name: spec.service, logger, registry });
+      // Services named in the contracts get their own inbox prefix, which their NATS user is
+      // limited to; other names (tests, tools) keep the client's default.
+      const known = (ServiceNames as readonly string[]).includes(spec.service);
+      const bus = await Bus.connect(config as unknown as NatsSettings, {
+        name: spec.service,
+        logger,
+        registry,
+        ...(known ? { inboxPrefix: inboxPrefix(spec.service as ServiceName) } : {}),
+      });
       steps.push({ name: 'drain nats', run: () => bus.drain() });
       await bus.ensureStreams(ownedStreams, retention, replicas, true);
       // AUDIT and DLQ belong to the setup job (`cti streams apply`); services only create them

@@ -2,15 +2,16 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { AllContracts, GENERATED_END, GENERATED_START, renderSubjectsDoc } from '@cti/contracts';
+import { NATS_AUTHORIZATION_PATH, NATS_SERVER_CONFIG_PATH, renderNatsAuthorization, withGeneratedAccounts } from '@cti/deploy';
 
 import type { Command } from '../command.js';
 import { renderEnvironmentExample } from '../environment-example.js';
 import { repositoryRoot } from '../repository.js';
 
-/** Rewrites the generated part of docs/subjects.md and the whole .env.example. */
+/** Rewrites the generated part of docs/subjects.md, the whole .env.example and the NATS permissions. */
 export const docs: Command = {
   name: ['docs'],
-  summary: 'Regenerate docs/subjects.md (from the contracts) and .env.example (from the config schemas)',
+  summary: 'Regenerate docs/subjects.md and the NATS permissions in deploy/nats (from the contracts) and .env.example (from the config schemas)',
   usage: 'cti docs',
   async run(_args, io) {
     const root = repositoryRoot(io.cwd);
@@ -24,7 +25,10 @@ export const docs: Command = {
     }
     writeFileSync(subjectsPath, document.slice(0, start) + renderSubjectsDoc(AllContracts) + document.slice(end + GENERATED_END.length));
     writeFileSync(join(root, '.env.example'), renderEnvironmentExample());
-    io.stdout.write('docs/subjects.md and .env.example rewritten\n');
+    writeFileSync(join(root, NATS_AUTHORIZATION_PATH), renderNatsAuthorization());
+    const serverConfigPath = join(root, NATS_SERVER_CONFIG_PATH);
+    writeFileSync(serverConfigPath, withGeneratedAccounts(readFileSync(serverConfigPath, 'utf8')));
+    io.stdout.write(`docs/subjects.md, .env.example, ${NATS_AUTHORIZATION_PATH} and ${NATS_SERVER_CONFIG_PATH} rewritten\n`);
     return 0;
   },
 };
