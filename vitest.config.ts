@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 // Vitest 4 replaced vitest.workspace.ts with `test.projects`: one project per package and service,
 // so `vitest run --project crm-sync` runs one of them.
 const projectDirectories = ['packages', 'services'].flatMap((parent) =>
-  readdirSync(parent, { withFileTypes: true })
+  (existsSync(parent) ? readdirSync(parent, { withFileTypes: true }) : [])
     .filter((entry) => entry.isDirectory() && existsSync(join(parent, entry.name, 'test')))
     .map((entry) => join(parent, entry.name)),
 );

@@ -15,6 +15,8 @@ export interface DeadLetterFilter {
   stream?: string;
   consumer?: string;
   limit?: number;
+  /** Called for an entry that is not a valid dead letter; it is skipped. */
+  onUnreadable?: (sequence: number, error: unknown) => void;
 }
 
 const decoder = new TextDecoder();
@@ -31,11 +33,22 @@ export async function listDeadLetters(jsm: JetStreamManager, filter: DeadLetterF
     if (filter.limit !== undefined && result.length >= filter.limit) {
       break;
     }
-    const stored = await jsm.streams.getMessage(Streams.DLQ.name, { seq: sequence }).catch(() => null);
+    // Replayed dead letters are deleted, so the sequence has gaps; a gap is not an error.
+    const stored = await jsm.streams.getMessage(Streams.DLQ.name, { seq: sequence }).catch((error: unknown) => {
+      if (isAlreadyDeleted(error)) {
+        return null;
+      }
+      throw error;
+    });
     if (stored === null || !subjectMatches(subject, stored.subject)) {
       continue;
     }
-    result.push({ sequence, entry: DeadLetter.parse(JSON.parse(decoder.decode(stored.data))) });
+    try {
+      result.push({ sequence, entry: DeadLetter.parse(JSON.parse(decoder.decode(stored.data))) });
+    } catch (error) {
+      // One entry written by another tool or version must not hide the others.
+      filter.onUnreadable?.(sequence, error);
+    }
   }
   return result;
 }

@@ -184,6 +184,17 @@ describe('consume', () => {
   });
 });
 
+describe('listDeadLetters', () => {
+  it('skips and reports an entry that is not a dead letter', async () => {
+    await bus.js.publish('dlq.CALLS.test-garbage', new TextEncoder().encode('not json'));
+    const unreadable: number[] = [];
+    const letters = await listDeadLetters(bus.jsm, { onUnreadable: (sequence) => unreadable.push(sequence) });
+    expect(unreadable).toHaveLength(1);
+    expect(letters.length).toBeGreaterThan(0);
+    expect(letters.every((letter) => letter.entry.consumer !== 'test-garbage')).toBe(true);
+  });
+});
+
 describe('request and reply', () => {
   it('answers, times out and reports a missing responder', async () => {
     const { CallerLookupRequest, CallerLookupReply } = await import('@cti/contracts');

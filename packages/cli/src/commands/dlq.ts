@@ -33,6 +33,8 @@ export const dlqList: Command = {
     const bus = await connectCliBus(io.environment);
     try {
       const letters = await listDeadLetters(bus.jsm, {
+        onUnreadable: (sequence, error) =>
+          io.stderr.write(`skipped DLQ entry ${sequence}: not a valid dead letter (${error instanceof Error ? error.message : String(error)})\n`),
         ...(options.stream === undefined ? {} : { stream: options.stream }),
         ...(options.consumer === undefined ? {} : { consumer: options.consumer }),
         ...(options.limit === undefined ? {} : { limit: options.limit }),
