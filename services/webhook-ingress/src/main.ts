@@ -56,10 +56,11 @@ await runService(WebhookIngressConfig, async (context) => {
 
   context.onShutdown({ name: 'close http', run: () => app.close() });
   await app.listen({ host: config.httpHost, port: config.httpPort });
+  const address = app.server.address();
   logger.info(
     {
       host: config.httpHost,
-      port: config.httpPort,
+      port: typeof address === 'object' && address !== null ? address.port : config.httpPort,
       https: config.tlsCertFile !== undefined,
       secrets: config.webhookSecrets.length,
       conversationInit: config.conversationInitSecrets !== undefined,
