@@ -47,7 +47,7 @@ const fields = {
     description: 'request header that carries the conversation-initiation secret, as configured in the ElevenLabs workspace',
     default: 'X-Conversation-Init-Secret',
   }),
-  callerLookupTimeoutMs: env.integer({ minimum: 100, maximum: 5000 })('CALLER_LOOKUP_TIMEOUT_MS', {
+  callerLookupTimeoutMs: env.integer({ minimum: 100, maximum: 5000 })('ELEVENLABS_CALLER_LOOKUP_TIMEOUT_MS', {
     description: 'deadline of the CRM caller lookup for conversation-init, in ms; past it the answer carries defaults',
     default: 1500,
   }),
