@@ -15,7 +15,7 @@ import type { Registry } from 'prom-client';
 import type { AudioStore } from './audio-store.js';
 import type { CallerLookup } from './conversation-init.js';
 import { WebhookError, WebhookErrorCode } from './errors.js';
-import { logResponse, rejectAuth, sendError, toWebhookError } from './http.js';
+import { decorateRequestState, logResponse, rejectAuth, sendError, toWebhookError } from './http.js';
 import { createIngressMetrics, type IngressMetrics } from './metrics.js';
 import { createSourceFilter, type TrustProxySetting } from './network.js';
 import { conversationInitRoutes } from './routes/conversation-init.js';
@@ -86,6 +86,7 @@ export async function buildIngressApp(options: IngressAppOptions): Promise<{ app
   const metrics = createIngressMetrics(options.registry);
   const now = options.now ?? Date.now;
   const app = createFastify(options);
+  decorateRequestState(app);
 
   await app.register(helmet, {
     hsts: { maxAge: HSTS_MAX_AGE_SECONDS, includeSubDomains: true },

@@ -62,7 +62,7 @@ await runService(WebhookIngressConfig, async (context) => {
       host: config.httpHost,
       port: typeof address === 'object' && address !== null ? address.port : config.httpPort,
       https: config.tlsCertFile !== undefined,
-      secrets: config.webhookSecrets.length,
+      secretCount: config.webhookSecrets.length,
       conversationInit: config.conversationInitSecrets !== undefined,
       allowList: config.allowedIps?.length ?? 0,
     },

@@ -42,9 +42,10 @@ afterEach(async () => {
   }
 });
 
-/** Answers lookups as crm-sync would, after `answer` resolves. */
-function serveLookups(answer: (number: string) => Promise<LookupReply>): void {
+/** Answers lookups as crm-sync would, after `answer` resolves; ready once the server has the subscription. */
+async function serveLookups(answer: (number: string) => Promise<LookupReply>): Promise<void> {
   responder = crm.serve(CallerLookupRequest, CallerLookupReply, (request) => answer(request.number), { queue: 'crm-sync' });
+  await crm.connection.flush();
 }
 
 function initRequest(body: string | Buffer, headers: Record<string, string> = {}) {
@@ -89,7 +90,7 @@ const DEFAULTS = {
 describe('conversation-init', () => {
   it('answers the fixture request with the CRM match and the Linkedid', async () => {
     const asked: string[] = [];
-    serveLookups(async (number) => {
+    await serveLookups(async (number) => {
       asked.push(number);
       return RENEE;
     });
@@ -119,7 +120,7 @@ describe('conversation-init', () => {
 
   it('answers with defaults within its deadline when the CRM is slow', async () => {
     const release = deferred<void>();
-    serveLookups(async () => {
+    await serveLookups(async () => {
       await release.promise;
       return RENEE;
     });
@@ -146,13 +147,13 @@ describe('conversation-init', () => {
   });
 
   it('answers with defaults when the CRM is unavailable', async () => {
-    serveLookups(async (number) => ({ v: 1, status: 'unavailable', number, matches: [], error: { code: 'CTI_ERR_CRM_UNAVAILABLE', message: 'CRM did not answer' } }));
+    await serveLookups(async (number) => ({ v: 1, status: 'unavailable', number, matches: [], error: { code: 'CTI_ERR_CRM_UNAVAILABLE', message: 'CRM did not answer' } }));
     const response = await initRequest(fixture('conversation_initiation.request').body);
     expect(response.json()['dynamic_variables']).toEqual({ ...DEFAULTS, crm_lookup_status: 'unavailable' });
   });
 
   it('answers with defaults when the lookup fails in crm-sync', async () => {
-    serveLookups(async () => {
+    await serveLookups(async () => {
       throw new Error('SuiteCRM answered 500');
     });
     const response = await initRequest(fixture('conversation_initiation.request').body);
@@ -160,14 +161,14 @@ describe('conversation-init', () => {
   });
 
   it('answers with defaults when no record matches', async () => {
-    serveLookups(async (number) => ({ v: 1, status: 'ok', number, matches: [], source: 'index' }));
+    await serveLookups(async (number) => ({ v: 1, status: 'ok', number, matches: [], source: 'index' }));
     const response = await initRequest(fixture('conversation_initiation.request').body);
     expect(response.json()['dynamic_variables']).toEqual({ ...DEFAULTS, crm_lookup_status: 'no_match' });
   });
 
   it('skips the lookup for a withheld number and a provider call id', async () => {
     const asked: string[] = [];
-    serveLookups(async (number) => {
+    await serveLookups(async (number) => {
       asked.push(number);
       return RENEE;
     });
@@ -178,7 +179,7 @@ describe('conversation-init', () => {
   });
 
   it('reads call_id and a form-encoded body', async () => {
-    serveLookups(async () => RENEE);
+    await serveLookups(async () => RENEE);
     const response = await send(ingress.url, {
       path: PATH,
       body: 'caller_id=%2B14155550142&agent_id=agent_1&call_id=1767225180.4711',

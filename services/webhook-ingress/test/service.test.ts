@@ -83,8 +83,8 @@ describe('webhook-ingress process', () => {
       'the service to listen',
       { timeoutMs: 30_000 },
     );
-    const { port, secrets } = JSON.parse(listening) as { port: number; secrets: number };
-    expect(secrets).toBe(2);
+    const { port, secretCount } = JSON.parse(listening) as { port: number; secretCount: number };
+    expect(secretCount).toBe(2);
     const url = `http://127.0.0.1:${port}`;
     expect((await send(url, { method: 'GET', path: '/readyz' })).status).toBe(200);
 
