@@ -1,6 +1,6 @@
 // The baseline of the webhook benchmark: the smallest Express 4 receiver that still does the
 // job correctly. It verifies the same HMAC over the raw body with a constant-time compare,
-// parses the JSON and answers 200. It stores nothing, so it has no durability cost at all.
+// parses the JSON and responds 200. It stores nothing, so it has no durability cost at all.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 import express from 'express';

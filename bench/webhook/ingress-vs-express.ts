@@ -1,6 +1,6 @@
-// Signed post_call_transcription deliveries per second and p99 latency of webhook-ingress, each
-// answered only after a durable JetStream ack, side by side with a minimal Express 4 receiver
-// that verifies the same HMAC, parses the JSON and stores nothing.
+// Measures signed post_call_transcription deliveries per second and p99 latency of
+// webhook-ingress, each accepted only after a durable JetStream ack, side by side with a minimal
+// Express 4 receiver that verifies the same HMAC, parses the JSON and stores nothing.
 //
 //   node --conditions=source --import tsx bench/webhook/ingress-vs-express.ts
 //
@@ -159,7 +159,7 @@ async function main(): Promise<void> {
     console.log(row('Express 4 (verify + parse, no store)', baseline));
     console.log(`| ${'ratio ingress / Express'.padEnd(34)} | ${ratio.toFixed(2).padStart(6)}x | ${(ours.p50 / baseline.p50).toFixed(2).padStart(5)}x | ${(ours.p99 / baseline.p99).toFixed(2).padStart(5)}x |         |        |`);
     console.log('');
-    console.log(`durably stored in the AI stream: ${stored} messages for ${ours.ok} answers 200`);
+    console.log(`durably stored in the AI stream: ${stored} messages for ${ours.ok} responses 200`);
     console.log(`target req/s >= ${TARGET_RATIO}x Express: ${ratio >= TARGET_RATIO ? 'met' : 'missed'} (${ratio.toFixed(2)}x)`);
     console.log(`target p99 < ${TARGET_P99_MS} ms: ${ours.p99 < TARGET_P99_MS ? 'met' : 'missed'} (${ours.p99.toFixed(1)} ms)`);
   } finally {

@@ -33,7 +33,7 @@ export class Bus {
   readonly #consumers: RunningConsumer[] = [];
   readonly #subscriptions: Subscription[] = [];
   // The client keeps its current server while it redials, so `getServer()` cannot tell a lost
-  // connection from a live one; the disconnect and reconnect events can.
+  // connection from a live one. The disconnect and reconnect events can.
   #linkUp = true;
 
   private constructor(connection: NatsConnection, jsm: JetStreamManager, options: BusOptions) {

@@ -8,10 +8,10 @@ export { scrubLogFields } from './fields.js';
 export type { Logger } from 'pino';
 
 /**
- * Paths redacted by pino itself. Request and AMI headers are the usual carriers of secrets; the
+ * Paths redacted by pino itself. Request and AMI headers are the usual carriers of secrets. The
  * key-name scrub in `fields.ts` catches the same names, and `password`, `token`, `signature` and
- * the like, at every depth. Wildcard paths (`*.password`) are left to that scrub: pino 10 costs
- * about 2 µs per wildcard path on every line, which made one line cost 27 µs instead of 4.
+ * the like, at every depth. Wildcard paths (`*.password`) are left to that scrub, because pino 10
+ * spends about 2 µs per wildcard path on every line: one line cost 27 µs instead of 4.
  */
 export const REDACT_PATHS = [
   'req.headers.authorization',

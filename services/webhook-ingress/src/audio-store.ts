@@ -8,10 +8,10 @@ import { Objm, StorageType, type ObjectStore } from '@nats-io/obj';
 
 export type AudioObject = AiConversationAudio['object'];
 
-/** Where post_call_audio MP3s go; the event published afterwards carries only the reference. */
+/** Store of post_call_audio MP3s; the event published afterwards carries only the reference. */
 export interface AudioStore {
   /**
-   * Stores the audio unless an identical object is already there. `created` tells whether this
+   * Stores the audio unless an identical object is already there. `created` is true when this
    * call wrote it, so a caller that then finds the delivery was a duplicate can remove it again.
    */
   save(conversationId: string, audio: Buffer): Promise<{ object: AudioObject; created: boolean }>;
@@ -27,14 +27,14 @@ export interface ObjectAudioStoreOptions {
 
 /**
  * Names the object after the conversation and the SHA-256 of its content. A retried delivery
- * finds the object it stored before and does not write it again; a second, different audio for
- * the same conversation gets its own name and never overwrites the one an event refers to.
+ * finds the object it stored before and does not write it again. A second, different audio for
+ * the same conversation gets its own name, so it never overwrites the one an event refers to.
  */
 export function audioObjectName(conversationId: string, sha256: string): string {
   return `${conversationId}/${sha256}.mp3`;
 }
 
-/** The object store digest format: `SHA-256=` and the padded base64url of the hash. */
+/** Formats a hash as the object store does: `SHA-256=` and the padded base64url of the hash. */
 function natsDigest(hash: Buffer): string {
   return `SHA-256=${hash.toString('base64').replace(/\+/g, '-').replace(/\//g, '_')}`;
 }

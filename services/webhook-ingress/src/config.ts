@@ -48,7 +48,7 @@ const fields = {
     default: 'X-Conversation-Init-Secret',
   }),
   callerLookupTimeoutMs: env.integer({ minimum: 100, maximum: 5000 })('ELEVENLABS_CALLER_LOOKUP_TIMEOUT_MS', {
-    description: 'deadline of the CRM caller lookup for conversation-init, in ms; past it the answer carries defaults',
+    description: 'deadline of the CRM caller lookup for conversation-init, in ms; past it the response carries defaults',
     default: 1500,
   }),
   allowedIps: env.list()('ELEVENLABS_ALLOWED_IPS', {
@@ -68,15 +68,15 @@ const fields = {
     default: 600,
   }),
   rateLimitWindowSeconds: env.integer({ minimum: 1, maximum: 3600 })('WEBHOOK_RATE_LIMIT_WINDOW_SECONDS', {
-    description: 'length of the rate-limit window, in seconds; a limited client is told to retry after at most this long',
+    description: 'length of the rate-limit window, in seconds; the Retry-After of a 429 response is at most this long',
     default: 10,
   }),
   publishTimeoutMs: env.integer({ minimum: 100, maximum: 60_000 })('WEBHOOK_PUBLISH_TIMEOUT_MS', {
-    description: 'how long a delivery waits for the JetStream ack before it is answered 503, in ms',
+    description: 'how long a delivery waits for the JetStream ack before it gets a 503 response, in ms',
     default: 5000,
   }),
   retryAfterSeconds: env.integer({ minimum: 1, maximum: 3600 })('WEBHOOK_RETRY_AFTER_SECONDS', {
-    description: 'Retry-After of a 503 answer, in seconds',
+    description: 'Retry-After of a 503 response, in seconds',
     default: 30,
   }),
 };
@@ -92,9 +92,9 @@ function tlsPairRule(config: WebhookIngressSettings): string | undefined {
 }
 
 /**
- * A replayed delivery is only recognised while JetStream still remembers its message id. A
- * signature stays valid from max-future seconds before its timestamp to max-age seconds after
- * it, so that span must fit in the AI stream's duplicate window.
+ * Checks that the signature window fits in the AI stream's duplicate window. A replayed delivery
+ * is recognised only while JetStream still has its message id, and a signature stays valid from
+ * max-future seconds before its timestamp to max-age seconds after it.
  */
 function replayWindowRule(config: WebhookIngressSettings): string | undefined {
   const span = config.signatureMaxAgeSeconds + config.signatureMaxFutureSeconds;

@@ -14,8 +14,8 @@ export type CallerLookup = (number: string, timeoutMs: number) => Promise<Caller
 export type LookupStatus = 'match' | 'no_match' | 'no_caller_id' | 'invalid_number' | 'unavailable' | 'timeout' | 'no_responder' | 'failed';
 
 /**
- * The variables every answer carries. ElevenLabs wants a value for every dynamic variable the
- * agent defines, so each answer has all of them; an unknown caller gets empty strings.
+ * Dynamic variables of every response. ElevenLabs expects a value for every dynamic variable the
+ * agent defines, so each response has all of them, and an unknown caller gets empty strings.
  */
 export interface CallerVariables {
   caller_known: boolean;
@@ -32,14 +32,14 @@ export interface CallerVariables {
   crm_lookup_status: LookupStatus;
 }
 
-export interface ConversationInitAnswer {
+export interface ConversationInitResponse {
   type: 'conversation_initiation_client_data';
   dynamic_variables: CallerVariables;
 }
 
 export interface InitiationOptions {
   lookup: CallerLookup;
-  /** Deadline of the whole lookup; the answer is sent when it passes, with defaults. */
+  /** Deadline of the whole lookup; when it passes, the response is sent with defaults. */
   timeoutMs: number;
   metrics: IngressMetrics;
   logger: Logger;
@@ -51,14 +51,14 @@ const DIALABLE_PATTERN = /\d{3,}/;
 const LOOKUP_NUMBER_MAX = 64;
 
 /**
- * Builds the answer to a conversation-initiation request. The caller lookup runs against a
- * deadline, and any failure (timeout, no crm-sync, CRM error, no match) yields an answer with
- * defaults: a caller is never kept waiting on the CRM.
+ * Builds the response to a conversation-initiation request. The caller lookup runs against a
+ * deadline, and any failure (timeout, no crm-sync, CRM error, no match) yields the default
+ * variables, so a caller never waits on the CRM.
  */
-export async function answerConversationInit(
+export async function buildConversationInitResponse(
   request: ConversationInitRequestPayload,
   options: InitiationOptions,
-): Promise<{ answer: ConversationInitAnswer; status: LookupStatus; lookupMs: number }> {
+): Promise<{ response: ConversationInitResponse; status: LookupStatus; lookupMs: number }> {
   const callSid = (request.call_sid ?? request.call_id ?? '').trim();
   const variables: CallerVariables = {
     caller_known: false,
@@ -80,7 +80,7 @@ export async function answerConversationInit(
   variables.crm_lookup_status = status;
   options.metrics.callerLookups.inc({ outcome: status });
   return {
-    answer: { type: 'conversation_initiation_client_data', dynamic_variables: variables },
+    response: { type: 'conversation_initiation_client_data', dynamic_variables: variables },
     status,
     lookupMs: Math.round(performance.now() - started),
   };
@@ -100,7 +100,7 @@ async function lookUpCaller(number: string, variables: CallerVariables, options:
     reply = await withDeadline(options.lookup(number, options.timeoutMs), options.timeoutMs);
   } catch (error) {
     const status = failureStatus(error);
-    options.logger.warn({ err: error, lookupStatus: status }, 'caller lookup failed, answering with defaults');
+    options.logger.warn({ err: error, lookupStatus: status }, 'caller lookup failed, responding with defaults');
     return status;
   }
 
@@ -140,7 +140,7 @@ function withDeadline<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new DeadlineError(timeoutMs)), timeoutMs);
   });
-  // A lookup that fails after the deadline has nobody waiting for it.
+  // A lookup that fails after the deadline is ignored, so its rejection must not go unhandled.
   work.catch(() => undefined);
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

@@ -1,7 +1,7 @@
 import { CtiError, defineErrorCodes } from '@cti/errors';
 
 /**
- * Codes of every error answer webhook-ingress sends. They appear in the JSON body of the
+ * Codes of every error response webhook-ingress sends. They appear in the JSON body of the
  * response, so ElevenLabs' delivery log and an operator's alert rules can match on them.
  */
 export const WebhookErrorCode = defineErrorCodes('WEBHOOK', {
@@ -21,7 +21,7 @@ export const WebhookErrorCode = defineErrorCodes('WEBHOOK', {
 
 export type WebhookErrorCode = (typeof WebhookErrorCode)[keyof typeof WebhookErrorCode];
 
-/** HTTP status of each code; one table, so a route cannot answer a code with another status. */
+/** HTTP status of each code, kept in one table so a route cannot send a code with another status. */
 export const STATUS_OF: Record<WebhookErrorCode, number> = {
   [WebhookErrorCode.SIGNATURE_INVALID]: 401,
   [WebhookErrorCode.AUTH_INVALID]: 401,
@@ -38,7 +38,7 @@ export const STATUS_OF: Record<WebhookErrorCode, number> = {
 };
 
 /**
- * An error answer. `message` is sent to the client, so it must say what was wrong with the
+ * An error response. `message` is sent to the client, so it must say what was wrong with the
  * request and nothing about secrets, signatures or the state of the service.
  */
 export class WebhookError extends CtiError<WebhookErrorCode> {

@@ -8,7 +8,7 @@ import type { ParsedSignatureHeader } from './signature.js';
 
 export type RouteName = 'post_call' | 'conversation_init' | 'other';
 
-/** What one request did, filled in as it goes through the hooks and logged once at the end. */
+/** Outcome and context of one request, filled in by the hooks and logged once at the end. */
 export interface RequestState {
   route: RouteName;
   outcome?: string;
@@ -23,7 +23,7 @@ export interface RequestState {
 }
 
 /**
- * Request decoration that holds the state. A decoration declared up front keeps every request
+ * Request decoration that contains the state. A decoration declared up front keeps every request
  * object the same shape, which V8 handles faster than a side table keyed by request.
  */
 export const kRequestState = Symbol('webhookIngress.requestState');
@@ -95,7 +95,7 @@ const FASTIFY_ERRORS: Record<string, { code: WebhookErrorCode; message: string }
   FST_ERR_CTP_INVALID_JSON_BODY: { code: WebhookErrorCode.BODY_NOT_JSON, message: 'request body is not valid JSON' },
 };
 
-/** Maps anything thrown while handling a request to the error answer to send. */
+/** Maps anything thrown while handling a request to the error response to send. */
 export function toWebhookError(error: unknown): WebhookError {
   if (error instanceof WebhookError) {
     return error;
@@ -127,7 +127,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: W
 const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * Writes one line per answered webhook request and updates the request metrics. The level
+ * Writes one line per completed webhook request and updates the request metrics. The level
  * follows who must act: 5xx and an event too large to store are errors, a rejected signature
  * or source a warning (a wrong secret after a rotation looks like this), any other 4xx is info.
  */
@@ -166,7 +166,7 @@ export function logResponse(logger: Logger, metrics: IngressMetrics, request: Fa
   } else if (statusCode >= 400) {
     logger.info(fields, 'webhook request rejected');
   } else if (state.route === 'conversation_init') {
-    logger.info(fields, 'conversation-init answered');
+    logger.info(fields, 'conversation-init response sent');
   } else if (outcome === 'duplicate') {
     logger.info(fields, 'duplicate webhook delivery acknowledged');
   } else {

@@ -54,7 +54,7 @@ const UNKNOWN_BODY_MAX = 900_000;
  * event and publishes that with a message id made of type and conversation id, so JetStream
  * stores a repeated delivery once. Resolves only after the JetStream ack. Throws WebhookError:
  * 400 for a body that is not JSON or fails its schema, 413 for an event the stream cannot hold,
- * 503 (with Retry-After) when NATS or the object store does not answer.
+ * 503 (with Retry-After) when NATS or the object store does not respond.
  */
 export async function ingestDelivery(rawBody: Buffer, deps: IngestDependencies): Promise<IngestResult> {
   const text = rawBody.toString('utf8');
@@ -180,7 +180,7 @@ function decodeAudio(text: string): Buffer {
 
 /**
  * Stores the audio in the object store, then publishes the reference. If the publish fails the
- * answer is 503 and the object stays; the retry finds it by name and content and publishes
+ * response is 503 and the object stays; the retry finds it by name and content and publishes
  * again, so a delivery is never half accepted. An object written for a delivery that turns out
  * to be a duplicate is removed again.
  */

@@ -2,7 +2,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 
 /** Metrics of webhook-ingress. Labels have a fixed, small set of values. */
 export interface IngressMetrics {
-  /** Every answered request, by route and outcome. */
+  /** Completed requests, by route and outcome. */
   requests: Counter<'route' | 'outcome'>;
   requestSeconds: Histogram<'route'>;
   /** Rejected authentication, by route and reason (signature failure reason, bad header secret, source). */
@@ -20,7 +20,7 @@ export function createIngressMetrics(registry: Registry): IngressMetrics {
   return {
     requests: new Counter({
       name: 'cti_webhook_requests_total',
-      help: 'Webhook requests answered, by route (post_call, conversation_init) and outcome',
+      help: 'Webhook requests completed, by route (post_call, conversation_init) and outcome',
       labelNames: ['route', 'outcome'],
       registers,
     }),

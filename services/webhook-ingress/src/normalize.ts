@@ -5,12 +5,12 @@ import type { AiCallFailed, AiConversationAudio, AiConversationCompleted, AiWebh
 import type { CallInitiationFailurePayload, PostCallTranscriptionPayload } from './payloads.js';
 
 /**
- * Dynamic variable that carries the Asterisk Linkedid through the AI conversation: the
- * conversation-init answer sets it, and the post-call transcript returns it.
+ * Dynamic variable that carries the Asterisk Linkedid through the AI conversation. The
+ * conversation-init response sets it, and the post-call transcript returns it.
  */
 export const PBX_LINKEDID_VARIABLE = 'pbx_linkedid';
 
-/** What every normalized event shares. */
+/** Fields every normalized event shares. */
 export interface EventStamp {
   /** Deterministic message id; the JetStream message id that deduplicates deliveries. */
   id: string;
@@ -23,8 +23,9 @@ type Scalar = string | number | boolean | null;
 const MESSAGE_ID_MAX = 128;
 
 /**
- * Builds the message id of a delivery from its type and conversation id, the pair ElevenLabs
- * says identifies a delivery and its retries. Ids longer than the contract allows are hashed.
+ * Builds the message id of a delivery from its type and conversation id, the pair that
+ * identifies a delivery and its retries in ElevenLabs' webhook documentation. Ids longer than
+ * the contract allows are hashed.
  */
 export function deliveryId(type: string, key: string): string {
   const id = `elevenlabs.${type}.${key}`;
@@ -65,7 +66,7 @@ function truncate(value: string, maxCodePoints: number): string {
   return Array.from(value).slice(0, maxCodePoints).join('');
 }
 
-/** A non-empty string of at most `maxLength` characters, or undefined. Numbers become text. */
+/** Returns a non-empty string of at most `maxLength` characters, or undefined. Numbers become text. */
 function textOf(value: unknown, maxLength: number): string | undefined {
   const text = typeof value === 'string' ? value.trim() : typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
   return text === undefined || text === '' || text.length > maxLength ? undefined : text;
@@ -92,8 +93,15 @@ function numbersOf(
 ): { externalNumber?: string; agentNumber?: string } {
   const callerId = textOf(variables['system__caller_id'], 64);
   const calledNumber = textOf(variables['system__called_number'], 64);
-  const externalFallback = direction === 'inbound' ? callerId : direction === 'outbound' ? calledNumber : undefined;
-  const agentFallback = direction === 'inbound' ? calledNumber : direction === 'outbound' ? callerId : undefined;
+  let externalFallback: string | undefined;
+  let agentFallback: string | undefined;
+  if (direction === 'inbound') {
+    externalFallback = callerId;
+    agentFallback = calledNumber;
+  } else if (direction === 'outbound') {
+    externalFallback = calledNumber;
+    agentFallback = callerId;
+  }
   return {
     ...optional('externalNumber', textOf(phone?.external_number, 64) ?? externalFallback),
     ...optional('agentNumber', textOf(phone?.agent_number, 64) ?? agentFallback),
@@ -173,7 +181,7 @@ export function normalizeTranscription(payload: PostCallTranscriptionPayload, st
   };
 }
 
-/** A SIP status code (100-699) from a number or a numeric string. */
+/** Reads a SIP status code (100-699) from a number or a numeric string. */
 function sipStatusOf(value: unknown): number | undefined {
   const number = typeof value === 'number' ? value : typeof value === 'string' && /^\d{3}$/.test(value.trim()) ? Number(value) : NaN;
   return Number.isInteger(number) && number >= 100 && number <= 699 ? number : undefined;

@@ -89,7 +89,7 @@ export const CallInitiationFailurePayload = Type.Object({
     ...ConversationReference,
     /** `busy`, `no-answer` or `unknown` in the documentation; kept as text. */
     failure_reason: Type.String({ maxLength: 64 }),
-    /** `type` is `sip` or `twilio`; `body` holds the provider's fields (SIP codes, Twilio form). */
+    /** `type` is `sip` or `twilio`; `body` contains the provider's fields (SIP codes, Twilio form). */
     metadata: Nullable(
       Type.Object({
         type: Nullable(Type.String({ maxLength: 32 })),

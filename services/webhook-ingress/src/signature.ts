@@ -9,7 +9,7 @@ import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObjec
  */
 export const SIGNATURE_HEADER = 'elevenlabs-signature';
 
-/** Why a signature was rejected; the label of the failure metric and the audit reason. */
+/** Reason a signature was rejected: the label of the failure metric and the audit reason. */
 export type SignatureFailure =
   | 'header_missing'
   | 'header_malformed'
@@ -72,8 +72,8 @@ export function parseSignatureHeader(value: string | string[] | undefined): Head
       timestampText = item;
     } else if (key === 'v0') {
       digestCount += 1;
-      // A v0 of the wrong length or alphabet cannot match; it is kept out of the comparison
-      // rather than failing the header, so one bad entry does not hide a good one.
+      // A v0 of the wrong length or alphabet cannot match. It is left out of the comparison
+      // instead of failing the header, so one bad entry does not hide a good one.
       if (DIGEST_PATTERN.test(item)) {
         digests.push(Buffer.from(item, 'hex'));
       }
@@ -91,8 +91,8 @@ export function parseSignatureHeader(value: string | string[] | undefined): Head
 }
 
 /**
- * Checks `t` against the window. The SDK rejects only timestamps older than 30 minutes, with
- * exactly 30:00 still accepted; this check keeps that boundary and also rejects timestamps
+ * Checks `t` against the window. The SDK rejects only timestamps older than 30 minutes, and
+ * exactly 30:00 still passes. This check keeps that boundary, and it also rejects timestamps
  * further ahead than the allowed clock skew, which the SDK accepts.
  */
 export function checkTimestamp(header: ParsedSignatureHeader, nowMs: number, window: TimestampWindow): SignatureFailure | undefined {

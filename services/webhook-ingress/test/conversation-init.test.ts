@@ -42,7 +42,7 @@ afterEach(async () => {
   }
 });
 
-/** Answers lookups as crm-sync would, after `answer` resolves; ready once the server has the subscription. */
+/** Serves lookups as crm-sync would, replying once `answer` resolves; ready once the server has the subscription. */
 async function serveLookups(answer: (number: string) => Promise<LookupReply>): Promise<void> {
   responder = crm.serve(CallerLookupRequest, CallerLookupReply, (request) => answer(request.number), { queue: 'crm-sync' });
   await crm.connection.flush();
@@ -132,7 +132,7 @@ describe('conversation-init', () => {
       expect(response.status).toBe(200);
       expect(response.json()['dynamic_variables']).toEqual({ ...DEFAULTS, crm_lookup_status: 'timeout' });
       expect(elapsed).toBeGreaterThanOrEqual(LOOKUP_TIMEOUT_MS - 50);
-      // Well under a ring: the deadline plus the time to build and send the answer.
+      // Well under a ring: the deadline plus the time to build and send the response.
       expect(elapsed).toBeLessThan(LOOKUP_TIMEOUT_MS + 500);
     } finally {
       release.resolve();

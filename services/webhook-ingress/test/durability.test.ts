@@ -104,7 +104,7 @@ describe('NATS outage', () => {
 });
 
 describe('audio durability', () => {
-  it('keeps the stored audio when the event fails and publishes it on the retry', async () => {
+  it('keeps audio when the publish fails', async () => {
     const content = Buffer.concat([Buffer.from('ID3'), Buffer.alloc(4096, 7)]);
     const sha256 = createHash('sha256').update(content).digest('hex');
     const delivery = audioWithContent('conv_audio_retry', content);

@@ -8,8 +8,8 @@ import { signPayload } from '@cti/webhook-ingress';
 import { UsageError, type Command, type CommandIo } from '../command.js';
 
 /**
- * The secret to sign with: `--secret-file`, else the first of ELEVENLABS_WEBHOOK_SECRETS or of
- * the lines of ELEVENLABS_WEBHOOK_SECRETS_FILE, the variables webhook-ingress reads.
+ * Returns the secret to sign with: `--secret-file`, else the first of ELEVENLABS_WEBHOOK_SECRETS
+ * or of the lines of ELEVENLABS_WEBHOOK_SECRETS_FILE, the variables webhook-ingress reads.
  */
 function signingSecret(secretFile: string | undefined, io: CommandIo): string {
   const fromFile = (path: string) => splitSecretLines(readFileSync(resolve(io.cwd, path), 'utf8'))[0];

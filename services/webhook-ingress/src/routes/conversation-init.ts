@@ -1,7 +1,7 @@
 import type { Logger } from '@cti/logging';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
-import { answerConversationInit, type CallerLookup } from '../conversation-init.js';
+import { buildConversationInitResponse, type CallerLookup } from '../conversation-init.js';
 import { WebhookError, WebhookErrorCode } from '../errors.js';
 import { type AuthRejection, markRoute, rejectAuth, stateOf } from '../http.js';
 import { primaryIssue, Validators, type ConversationInitRequestPayload } from '../payloads.js';
@@ -21,9 +21,9 @@ export interface ConversationInitRouteOptions extends AuthRejection {
 }
 
 /**
- * `POST /webhooks/elevenlabs/conversation-init`: ElevenLabs asks who is calling while the caller
- * hears ringing. ElevenLabs does not sign this request; it sends the headers configured in the
- * workspace, so a shared secret in one of them authenticates it.
+ * Registers `POST /webhooks/elevenlabs/conversation-init`, the request ElevenLabs sends for
+ * caller details while the caller hears ringing. ElevenLabs does not sign it but sends the
+ * headers configured in the workspace, so a shared secret in one of them authenticates it.
  */
 export async function conversationInitRoutes(app: FastifyInstance, options: ConversationInitRouteOptions): Promise<void> {
   const headerName = options.header.toLowerCase();
@@ -50,24 +50,24 @@ export async function conversationInitRoutes(app: FastifyInstance, options: Conv
     async (request, reply) => {
       const state = stateOf(request);
       const payload = readRequest(request.body, options.logger);
-      const { answer, status, lookupMs } = await answerConversationInit(payload, {
+      const { response, status, lookupMs } = await buildConversationInitResponse(payload, {
         lookup: options.lookup,
         timeoutMs: options.lookupTimeoutMs,
         metrics: options.metrics,
         logger: options.logger,
       });
-      state.outcome = 'answered';
+      state.outcome = 'responded';
       state.lookupStatus = status;
       state.lookupMs = lookupMs;
-      return reply.code(200).send(answer);
+      return reply.code(200).send(response);
     },
   );
 }
 
 /**
- * Reads the request leniently. A body that is not an object is a 400; an object whose fields
- * have unexpected types is answered with defaults, because failing the request would leave the
- * call to whatever ElevenLabs does on an error, and that is not documented.
+ * Reads the request leniently. A body that is not an object gets a 400 response. An object whose
+ * fields have unexpected types gets the default variables, because ElevenLabs does not document
+ * what happens to the call when this request fails.
  */
 function readRequest(body: unknown, logger: Logger): ConversationInitRequestPayload {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -77,6 +77,6 @@ function readRequest(body: unknown, logger: Logger): ConversationInitRequestPayl
     return body;
   }
   const issue = primaryIssue(Validators.conversationInit.issues(body));
-  logger.warn({ path: issue.path, problem: issue.message }, 'conversation-init request has unexpected fields, answering with defaults');
+  logger.warn({ path: issue.path, problem: issue.message }, 'conversation-init request has unexpected fields, responding with defaults');
   return {};
 }

@@ -27,7 +27,7 @@ export async function postCallRoutes(app: FastifyInstance, options: PostCallRout
 
   // The HMAC covers the bytes as received, so this scope keeps the body as a Buffer and parses
   // the JSON only after verification. Fastify's other default parser (text/plain) goes too:
-  // ElevenLabs sends JSON, and anything else is answered 415.
+  // ElevenLabs sends JSON, and anything else gets a 415 response.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
