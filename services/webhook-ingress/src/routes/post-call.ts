@@ -43,6 +43,9 @@ export async function postCallRoutes(app: FastifyInstance, options: PostCallRout
     stateOf(request).signature = parsed.header;
   };
 
+  // NOTE: the HMAC needs the whole body, so a client that forges a well-formed header with a
+  // current timestamp makes the service buffer up to `bodyLimitBytes` before the request fails.
+  // Only ELEVENLABS_ALLOWED_IPS and the rate limit bound that memory; nothing caps it in total.
   app.post(
     POST_CALL_PATH,
     {
