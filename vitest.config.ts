@@ -15,9 +15,15 @@ const projectDirectories = ['packages', 'services'].flatMap((parent) =>
 // run without a build.
 const conditions = ['source', 'import', 'module', 'node', 'default'];
 
+// Vitest also hands the SSR conditions to the worker's Node as `--conditions`. There `import`
+// would make `require()` pick the ESM file of dual packages (`require('helmet')` inside
+// @fastify/helmet then returns a namespace object, not the function), so the SSR list keeps
+// Vite's own defaults plus `source`; Vite adds `import` or `require` per import by itself.
+const ssrConditions = ['source', 'module', 'node', 'development|production'];
+
 export default defineConfig({
   resolve: { conditions },
-  ssr: { resolve: { conditions, externalConditions: ['source'] } },
+  ssr: { resolve: { conditions: ssrConditions, externalConditions: ['source'] } },
   test: {
     projects: projectDirectories.map((directory) => ({
       extends: true,

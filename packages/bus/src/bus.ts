@@ -37,9 +37,13 @@ export class Bus {
   readonly #logger: Logger;
   readonly #consumers: RunningConsumer[] = [];
   readonly #subscriptions: Subscription[] = [];
+  // The client keeps its current server while it redials, so `getServer()` cannot tell a lost
+  // connection from a live one. The disconnect and reconnect events can.
+  #linkUp = true;
 
   private constructor(connection: NatsConnection, jsm: JetStreamManager, options: BusOptions) {
     this.connection = connection;
+    void this.#watchLink();
     this.jsm = jsm;
     this.js = jetstream(connection);
     this.#logger = options.logger;
@@ -63,12 +67,17 @@ export class Bus {
 
   /** True while the connection to NATS is up; readiness probes use it. */
   isConnected(): boolean {
-    return !this.connection.isClosed() && !this.connection.isDraining() && this.#connected();
+    return !this.connection.isClosed() && !this.connection.isDraining() && this.#linkUp;
   }
 
-  #connected(): boolean {
-    // `getServer()` is empty while the client is between servers.
-    return this.connection.getServer() !== '';
+  async #watchLink(): Promise<void> {
+    for await (const status of this.connection.status()) {
+      if (status.type === 'disconnect') {
+        this.#linkUp = false;
+      } else if (status.type === 'reconnect') {
+        this.#linkUp = true;
+      }
+    }
   }
 
   /**

@@ -4,6 +4,7 @@ import { audit } from './commands/audit.js';
 import { docs } from './commands/docs.js';
 import { secretsGenerate } from './commands/secrets.js';
 import { streamsApply } from './commands/streams.js';
+import { webhookSign } from './commands/webhook.js';
 
 /** Every `cti` command. */
-export const Commands: readonly Command[] = [docs, dlqList, dlqReplay, streamsApply, audit, secretsGenerate];
+export const Commands: readonly Command[] = [docs, dlqList, dlqReplay, streamsApply, audit, secretsGenerate, webhookSign];

@@ -41,6 +41,14 @@ export const AiConversationCompleted = defineContract({
     title: Type.Optional(Type.String({ maxLength: 512 })),
     summary: Type.Optional(Type.String()),
     successful: Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('unknown')]),
+    /** How the phone leg ended as the provider reported it: `answered`, `voicemail`, `busy`, `no_answer`, `failed`. */
+    callResult: Type.Optional(Type.String({ maxLength: 32 })),
+    /** Values the agent's data collection extracted, by data collection id; scalar values only. */
+    dataCollection: Type.Optional(
+      Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])),
+    ),
+    /** ElevenLabs holds audio of the conversation; an ai.conversation.audio event follows only when the agent sends audio. */
+    hasAudio: Type.Optional(Type.Boolean()),
     transcript: Type.Array(TranscriptTurn),
     /** Dynamic variables of the conversation, scalar values only. */
     dynamicVariables: Type.Record(

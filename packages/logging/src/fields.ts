@@ -7,8 +7,8 @@ import type { PhoneFormatter } from './phone.js';
  */
 const PHONE_KEY = /(number|phone|phone_\w+|msisdn|e164|calleridnum|connectedlinenum|callerid|exten|^num|^from|^to|^did|^caller|^callee|^ani|^dnis)$/i;
 
-/** Field names whose values are secrets at any depth, masked on top of pino's `redact` paths. */
-const SECRET_KEY = /(authorization|cookie|password|passwd|secret|token|signature|api_?key|apikey|credentials?|private_?key|^key)$/i;
+/** Field names whose values are secrets at any depth, singular or plural, masked on top of pino's `redact` paths. */
+const SECRET_KEY = /(authorization|cookie|password|passwd|secret|token|signature|api_?key|apikey|credential|private_?key|^key)s?$/i;
 
 const CENSOR = '[Redacted]';
 const MAX_DEPTH = 8;
@@ -41,7 +41,9 @@ function scrubValue(key: string, value: unknown, formatPhone: PhoneFormatter, de
   if (value === null || value === undefined) {
     return value;
   }
-  if (SECRET_KEY.test(key) && (typeof value === 'string' || typeof value === 'number' || Buffer.isBuffer(value))) {
+  // Everything under a secret-named key goes, objects included: `token: { value }` hides a
+  // secret one level down, where the inner key name gives nothing away.
+  if (SECRET_KEY.test(key)) {
     return CENSOR;
   }
   if (PHONE_KEY.test(key) && (typeof value === 'string' || typeof value === 'number')) {

@@ -8,8 +8,10 @@ export { scrubLogFields } from './fields.js';
 export type { Logger } from 'pino';
 
 /**
- * Paths redacted by pino itself. Request and AMI headers are the usual carriers of secrets; the
- * key-name scrub in `fields.ts` catches the same names at other depths.
+ * Paths redacted by pino itself. Request and AMI headers are the usual carriers of secrets. The
+ * key-name scrub in `fields.ts` catches the same names, and `password`, `token`, `signature` and
+ * the like, at every depth. Wildcard paths (`*.password`) are left to that scrub, because pino 10
+ * spends about 2 µs per wildcard path on every line: one line cost 27 µs instead of 4.
  */
 export const REDACT_PATHS = [
   'req.headers.authorization',
@@ -20,15 +22,6 @@ export const REDACT_PATHS = [
   'res.headers["set-cookie"]',
   'headers.authorization',
   'headers.cookie',
-  '*.password',
-  '*.secret',
-  '*.token',
-  '*.accessToken',
-  '*.access_token',
-  '*.refresh_token',
-  '*.client_secret',
-  '*.signature',
-  '*.apiKey',
   'password',
   'secret',
   'token',

@@ -88,4 +88,15 @@ describe('createLogger', () => {
     }
     expect(text).toContain('[Redacted]');
   });
+
+  it('redacts whole objects under secret names', () => {
+    const sink = lineCollector();
+    const logger = createLogger({ service: 'test', destination: sink.stream });
+    logger.info({ crm: { token: { type: 'Bearer', value: 'tok-inner-77' } }, webhook: { secrets: ['whsec_a1'], apiKey: ['k-9f'] } }, 'nested');
+    const text = sink.text();
+    for (const secret of ['tok-inner-77', 'whsec_a1', 'k-9f']) {
+      expect(text).not.toContain(secret);
+    }
+    expect(sink.lines[0]?.['crm']).toEqual({ token: '[Redacted]' });
+  });
 });

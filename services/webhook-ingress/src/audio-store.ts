@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+
+import type { Bus } from '@cti/bus';
+import { Buckets, type AiConversationAudio } from '@cti/contracts';
+import type { Logger } from '@cti/logging';
+import { nanos } from '@nats-io/nats-core';
+import { Objm, StorageType, type ObjectStore } from '@nats-io/obj';
+
+export type AudioObject = AiConversationAudio['object'];
+
+/** Store of post_call_audio MP3s; the event published afterwards carries only the reference. */
+export interface AudioStore {
+  /**
+   * Stores the audio unless an identical object is already there. `created` is true when this
+   * call wrote it, so a caller that then finds the delivery was a duplicate can remove it again.
+   */
+  save(conversationId: string, audio: Buffer): Promise<{ object: AudioObject; created: boolean }>;
+  remove(name: string): Promise<void>;
+}
+
+export interface ObjectAudioStoreOptions {
+  logger: Logger;
+  /** Deadline for each chunk and for the final metadata write. */
+  timeoutMs: number;
+  replicas?: number;
+}
+
+/**
+ * Names the object after the conversation and the SHA-256 of its content. A retried delivery
+ * finds the object it stored before and does not write it again. A second, different audio for
+ * the same conversation gets its own name, so it never overwrites the one an event refers to.
+ */
+export function audioObjectName(conversationId: string, sha256: string): string {
+  return `${conversationId}/${sha256}.mp3`;
+}
+
+/** Formats a hash as the object store does: `SHA-256=` and the padded base64url of the hash. */
+function natsDigest(hash: Buffer): string {
+  return `SHA-256=${hash.toString('base64').replace(/\+/g, '-').replace(/\//g, '_')}`;
+}
+
+/** Opens the AI audio bucket, creating it with the retention from `@cti/contracts` if missing. */
+export async function openAudioStore(bus: Bus, options: ObjectAudioStoreOptions): Promise<AudioStore> {
+  const spec = Buckets.AI_AUDIO;
+  const store: ObjectStore = await new Objm(bus.connection).create(spec.name, {
+    description: spec.description,
+    storage: StorageType.File,
+    ttl: nanos(spec.maxAgeSeconds * 1000),
+    max_bytes: spec.maxBytes,
+    replicas: options.replicas ?? 1,
+  });
+  options.logger.info({ bucket: spec.name }, 'audio object store ready');
+  return objectAudioStore(store, spec.name, options);
+}
+
+export function objectAudioStore(store: ObjectStore, bucket: string, options: ObjectAudioStoreOptions): AudioStore {
+  return {
+    async save(conversationId, audio) {
+      const hash = createHash('sha256').update(audio).digest();
+      const sha256 = hash.toString('hex');
+      const name = audioObjectName(conversationId, sha256);
+      const object: AudioObject = { bucket, name, size: audio.length, sha256, contentType: 'audio/mpeg' };
+
+      const existing = await store.info(name);
+      if (existing !== null && !existing.deleted && existing.size === audio.length && existing.digest === natsDigest(hash)) {
+        return { object, created: false };
+      }
+      await store.putBlob(
+        { name, description: 'AI conversation audio (MP3)', metadata: { conversationId, contentType: 'audio/mpeg' } },
+        audio,
+        { timeout: options.timeoutMs },
+      );
+      return { object, created: true };
+    },
+    async remove(name) {
+      await store.delete(name);
+    },
+  };
+}

@@ -1,0 +1,160 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { startNatsServer, waitFor, type NatsServerHandle } from '@cti/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { WebhookErrorCode } from '../src/errors.js';
+import { deliver, forbiddenLogText, send, startIngress, variant, type RunningIngress } from './harness.js';
+
+let nats: NatsServerHandle;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+});
+
+afterAll(async () => {
+  await nats?.dispose();
+});
+
+/** Starts an ingress for one test and checks, whatever happened, that it logged no secret. */
+async function withIngress(overrides: Parameters<typeof startIngress>[1], run: (ingress: RunningIngress) => Promise<void>): Promise<void> {
+  const ingress = await startIngress(nats.url, overrides);
+  try {
+    await run(ingress);
+    const text = ingress.logs.text();
+    for (const forbidden of forbiddenLogText()) {
+      expect(text).not.toContain(forbidden);
+    }
+  } finally {
+    await ingress.close();
+  }
+}
+
+function delivery(conversationId: string) {
+  return variant('call_initiation_failure.sip_busy', (json) => {
+    (json['data'] as Record<string, unknown>)['conversation_id'] = conversationId;
+  });
+}
+
+describe('rate limit', () => {
+  it('answers 429 with Retry-After once a source exceeds its limit', async () => {
+    await withIngress({ rateLimit: { max: 3, windowSeconds: 60 } }, async (ingress) => {
+      for (let index = 0; index < 3; index += 1) {
+        const allowed = delivery(`conv_rate_${index}`);
+        expect((await deliver(ingress.url, allowed.body, allowed.signature)).status).toBe(200);
+      }
+      const before = await ingress.lastSequence('AI');
+      const limited = delivery('conv_rate_limited');
+      const response = await deliver(ingress.url, limited.body, limited.signature);
+
+      expect(response.status).toBe(429);
+      const retryAfter = Number(response.headers['retry-after']);
+      expect(retryAfter).toBeGreaterThan(0);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      expect((response.json()['error'] as Record<string, unknown>)['code']).toBe(WebhookErrorCode.RATE_LIMITED);
+      expect(await ingress.lastSequence('AI')).toBe(before);
+      // The ops routes are not rate limited.
+      expect((await send(ingress.url, { method: 'GET', path: '/healthz' })).status).toBe(200);
+    });
+  });
+});
+
+describe('source allow-list', () => {
+  it('rejects a source outside the list with 403 and an audit event', async () => {
+    await withIngress({ allowedIps: ['34.67.146.145', '35.204.38.71'] }, async (ingress) => {
+      const before = await ingress.lastSequence('AI');
+      const blocked = delivery('conv_blocked_source');
+      const response = await deliver(ingress.url, blocked.body, blocked.signature);
+
+      expect(response.status).toBe(403);
+      expect(response.json()).toEqual({ error: { code: WebhookErrorCode.SOURCE_FORBIDDEN, message: 'source address not allowed' } });
+      expect(await ingress.lastSequence('AI')).toBe(before);
+      await waitFor(
+        async () => (await ingress.messages('AUDIT')).some((event) => event['reason'] === 'source_not_allowed'),
+        'an audit event for the refused source',
+      );
+    });
+  });
+
+  it('accepts a source inside a listed network', async () => {
+    await withIngress({ allowedIps: ['34.67.146.145', '127.0.0.0/8'] }, async (ingress) => {
+      const allowed = delivery('conv_allowed_network');
+      expect((await deliver(ingress.url, allowed.body, allowed.signature)).status).toBe(200);
+    });
+  });
+
+  it('uses X-Forwarded-For only from a trusted proxy', async () => {
+    await withIngress({ allowedIps: ['34.67.146.145'], trustProxy: ['127.0.0.1'] }, async (ingress) => {
+      const viaProxy = delivery('conv_via_proxy');
+      const forwarded = await deliver(ingress.url, viaProxy.body, viaProxy.signature, { 'x-forwarded-for': '34.67.146.145' });
+      expect(forwarded.status).toBe(200);
+
+      const spoofed = delivery('conv_spoofed');
+      const direct = await deliver(ingress.url, spoofed.body, spoofed.signature, { 'x-forwarded-for': '35.204.38.71' });
+      expect(direct.status).toBe(403);
+    });
+    await withIngress({ allowedIps: ['34.67.146.145'], trustProxy: false }, async (ingress) => {
+      const untrusted = delivery('conv_untrusted_proxy');
+      const response = await deliver(ingress.url, untrusted.body, untrusted.signature, { 'x-forwarded-for': '34.67.146.145' });
+      expect(response.status).toBe(403);
+    });
+  });
+});
+
+describe('security headers and HTTPS', () => {
+  it('sends helmet headers with HSTS', async () => {
+    await withIngress({}, async (ingress) => {
+      const response = await send(ingress.url, { method: 'GET', path: '/healthz' });
+      expect(response.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+      expect(response.headers['x-content-type-options']).toBe('nosniff');
+      expect(response.headers['content-security-policy']).toContain("default-src 'none'");
+    });
+  });
+
+  it('serves HTTPS natively with the configured certificate', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'cti-webhook-tls-'));
+    try {
+      const keyPath = join(directory, 'key.pem');
+      const certPath = join(directory, 'cert.pem');
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '1', '-subj', '/CN=127.0.0.1'], {
+        stdio: 'ignore',
+      });
+      const cert = readFileSync(certPath);
+      await withIngress({ https: { key: readFileSync(keyPath), cert } }, async (ingress) => {
+        expect(ingress.url.startsWith('https://')).toBe(true);
+        const signed = delivery('conv_over_https');
+        const status = await new Promise<number>((resolve, reject) => {
+          const request = httpsRequest(
+            new URL('/webhooks/elevenlabs', ingress.url),
+            { method: 'POST', ca: cert, checkServerIdentity: () => undefined, headers: { 'content-type': 'application/json', 'elevenlabs-signature': signed.signature } },
+            (response) => {
+              response.resume();
+              resolve(response.statusCode ?? 0);
+            },
+          );
+          request.on('error', reject);
+          request.end(signed.body);
+        });
+        expect(status).toBe(200);
+      });
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('metrics', () => {
+  it('serves the request and failure counters on /metrics', async () => {
+    await withIngress({}, async (ingress) => {
+      await deliver(ingress.url, '{}', undefined);
+      const response = await send(ingress.url, { method: 'GET', path: '/metrics' });
+      expect(response.status).toBe(200);
+      expect(response.text).toContain('cti_webhook_auth_failures_total{route="post_call",reason="header_missing"} 1');
+      expect(response.text).toContain('cti_webhook_requests_total{route="post_call",outcome="signature_invalid"} 1');
+    });
+  });
+});
