@@ -1,4 +1,4 @@
-import { type Buckets, Streams, type StreamName } from '@cti/contracts';
+import { type Buckets, LIVE_SUBJECT_PREFIX, Streams, type StreamName } from '@cti/contracts';
 import type { Logger } from '@cti/logging';
 import { nanos } from '@nats-io/nats-core';
 import {
@@ -44,6 +44,7 @@ export function streamConfig(name: StreamName, options: Pick<EnsureStreamsOption
     max_msg_size: spec.maxMessageBytes,
     duplicate_window: nanos(spec.duplicateWindowSeconds * 1000),
     num_replicas: options.replicas ?? 1,
+    ...(spec.republishLive === true ? { republish: { src: '>', dest: `${LIVE_SUBJECT_PREFIX}.>` } } : {}),
   };
 }
 
@@ -75,7 +76,8 @@ export async function ensureStreams(jsm: JetStreamManager, names: readonly Strea
         current.config.max_bytes !== wanted.max_bytes ||
         current.config.max_msg_size !== wanted.max_msg_size ||
         current.config.duplicate_window !== wanted.duplicate_window ||
-        current.config.subjects.join(' ') !== (wanted.subjects ?? []).join(' ');
+        current.config.subjects.join(' ') !== (wanted.subjects ?? []).join(' ') ||
+        current.config.republish?.dest !== wanted.republish?.dest;
       if (differs) {
         await jsm.streams.update(name, wanted);
         options.logger.info({ stream: name }, 'stream updated');
