@@ -14,10 +14,14 @@ const projectDirectories = ['packages', 'services'].flatMap((parent) =>
 // The `source` export condition points workspace packages at their TypeScript sources, so tests
 // run without a build.
 const conditions = ['source', 'import', 'module', 'node', 'default'];
+// Vitest passes the SSR conditions to the test workers as `node --conditions`, where they apply
+// to `require` as well: with `import` among them, a CommonJS package that requires a dual
+// package (@fastify/websocket requiring ws) would get the ESM wrapper and break.
+const workerConditions = ['source', 'node', 'default'];
 
 export default defineConfig({
   resolve: { conditions },
-  ssr: { resolve: { conditions, externalConditions: ['source'] } },
+  ssr: { resolve: { conditions: workerConditions, externalConditions: ['source'] } },
   test: {
     projects: projectDirectories.map((directory) => ({
       extends: true,
