@@ -7,6 +7,8 @@ export interface ConnectOptions {
   token?: string;
   origin?: string;
   resume?: Cursor;
+  /** Raw `resume` query text, for malformed cursors. */
+  resumeText?: string;
   /** Send the token as a bearer header instead of the browser-style subprotocol. */
   bearer?: boolean;
 }
@@ -22,10 +24,11 @@ export interface Received {
   at: number;
 }
 
-function socketUrl(baseUrl: string, resume?: Cursor): string {
+function socketUrl(baseUrl: string, options: ConnectOptions): string {
   const url = new URL('/ws', baseUrl.replace(/^http/, 'ws'));
+  const resume = options.resume === undefined ? options.resumeText : `CALLS:${options.resume.CALLS},CRM:${options.resume.CRM}`;
   if (resume !== undefined) {
-    url.searchParams.set('resume', `CALLS:${resume.CALLS},CRM:${resume.CRM}`);
+    url.searchParams.set('resume', resume);
   }
   return url.toString();
 }
@@ -40,7 +43,7 @@ function openSocket(baseUrl: string, options: ConnectOptions): WebSocket {
       protocols.push(`cti.token.${options.token}`);
     }
   }
-  return new WebSocket(socketUrl(baseUrl, options.resume), protocols, {
+  return new WebSocket(socketUrl(baseUrl, options), protocols, {
     headers,
     ...(options.origin === undefined ? {} : { origin: options.origin }),
   });
