@@ -250,7 +250,9 @@ export class AgentSession {
       this.close(CloseCode.SLOW_CONSUMER, 'slow consumer', 'slow_client');
       return false;
     }
-    this.#socket.send(payload);
+    // Event payloads are Buffers, which ws would send as binary frames; browsers then hand the
+    // page a Blob instead of text.
+    this.#socket.send(payload, { binary: false });
     this.#context.metrics.framesSent.inc({ frame: label });
     return true;
   }

@@ -58,8 +58,10 @@ export class AgentClient {
 
   private constructor(socket: WebSocket) {
     this.socket = socket;
-    socket.on('message', (data) => {
-      this.received.push({ frame: JSON.parse(data.toString()) as ServerFrame, at: performance.now() });
+    socket.on('message', (data, isBinary) => {
+      // Browsers hand binary frames to the page as Blobs, so every frame must be text.
+      const frame = isBinary ? ({ type: 'error', code: 'TEST_BINARY_FRAME', message: 'binary frame received' } as const) : (JSON.parse(data.toString()) as ServerFrame);
+      this.received.push({ frame, at: performance.now() });
     });
     this.closed = new Promise((resolve) => {
       socket.on('close', (code, reason) => {
