@@ -47,7 +47,6 @@ const httpFields = {
     description:
       'origins (scheme://host[:port]) whose pages may open the WebSocket and call the API from a browser; the gateway\'s own origin is always allowed',
     default: [],
-    example: 'https://crm.example.com,https://console.example.com',
   }),
 };
 

@@ -34,7 +34,7 @@ describe('agent console in a browser', () => {
       OriginateReply,
       async (request) => {
         originates.push(request);
-        return { v: 1, requestId: request.requestId, status: 'accepted' };
+        return { v: 1 as const, requestId: request.requestId, status: 'accepted' as const };
       },
       { queue: 'ami-bridge', tokens: { pbx: 'pbx1' } },
     );

@@ -31,7 +31,7 @@ class FakeAmiBridge {
         if (reply.status === 'accepted') {
           this.placed.add(request.requestId);
         }
-        return { v: 1, requestId: request.requestId, ...reply, ...(duplicate ? { duplicate: true } : {}) };
+        return { v: 1 as const, requestId: request.requestId, ...reply, ...(duplicate ? { duplicate: true } : {}) };
       },
       { queue: 'ami-bridge', tokens: { pbx: 'pbx1' } },
     );
