@@ -1,5 +1,6 @@
 // The console's side of the gateway protocol (docs/push-gateway.md): one socket, the cursor of
-// the last frame seen, and reconnection with that cursor so nothing is lost while away.
+// the last frame seen, and reconnection with that cursor, so the gateway replays what the socket
+// missed (or sends a snapshot when the gap is too old).
 
 const SUBPROTOCOL = 'cti.v1';
 const TOKEN_PROTOCOL_PREFIX = 'cti.token.';

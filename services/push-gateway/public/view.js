@@ -153,7 +153,7 @@ export class CallsView {
       this.#root.calls.prepend(call.card);
     }
     if (call.state !== state || state === 'ended') {
-      // Live events start the timer now, so a PBX clock that is off does not show; a snapshot's
+      // Live events start the timer now, so a PBX clock that is off does not show. A snapshot's
       // events happened earlier and count from when they occurred.
       call.since = quiet ? Date.parse(event.occurredAt) || Date.now() : Date.now();
     }

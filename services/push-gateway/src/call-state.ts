@@ -4,8 +4,9 @@ import type { SnapshotCall } from './protocol.js';
 /**
  * Works out which calls are in progress on one extension from the latest stored event of each
  * kind (`last_by_subj` per subject). A call whose `call.ended` is among them is over. A call can
- * also have ended with its `call.ended` superseded by a later call's; the caller resolves those
- * with `endedLater`, the calls that ended after the seq `needsEndScanFrom` returns.
+ * also have ended while a later call's `call.ended` replaced its own as the latest. The caller
+ * reads the `call.ended` events after the sequence `needsEndScanFrom` returns and passes the
+ * calls they name as `endedLater`.
  */
 
 const STATE_BY_EVENT = {

@@ -60,9 +60,10 @@ export class StreamHistory {
   }
 
   /**
-   * Returns every frame of the extensions stored after the cursor, oldest first, or why that
-   * cannot be done exactly: the cursor is unknown to the stream, messages after it were removed,
-   * a missed frame is older than the recovery window, or there are more than the limit.
+   * Returns every frame of the extensions stored after the cursor, oldest first. When that cannot
+   * be done exactly, it returns the reason instead: the stream never reached the cursor, messages
+   * after it were removed, a missed frame is older than the recovery window, or there are more
+   * missed frames than the limit.
    */
   async replay(keys: readonly ExtensionKey[], cursor: Partial<Cursor>): Promise<ReplayResult> {
     const infos = await Promise.all(CURSOR_STREAMS.map((stream) => this.#options.jsm.streams.info(stream)));
@@ -159,6 +160,8 @@ export class StreamHistory {
       maxCallAgeMs: this.#options.snapshotMaxCallAgeMs,
     });
     const frames = latest.filter((frame) => calls.some((call) => call.callId === frame.event.callId));
+    // NOTE: only the extension's latest screen pop is read, so of two calls in progress at once
+    // the older one comes without its CRM details.
     if (identified !== undefined) {
       const call = calls.find((candidate) => candidate.callId === identified.event.callId);
       if (call !== undefined) {

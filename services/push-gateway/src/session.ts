@@ -35,7 +35,7 @@ export interface SessionSettings {
   heartbeatIntervalMs: number;
 }
 
-/** What a session needs from the hub that owns it. */
+/** Services a session gets from the hub that owns it. */
 export interface SessionContext {
   settings: SessionSettings;
   logger: Logger;
@@ -61,16 +61,16 @@ export type DisconnectReason =
   | 'error';
 
 /**
- * One agent's WebSocket. Event frames go out as they arrive; while the session catches up
- * (snapshot or replay), live frames wait in a queue and are sent after it, without the ones the
- * catch-up already carried. Every write checks the socket's send buffer first, so a client that
- * stops reading is closed instead of holding memory and slowing the others.
+ * One agent's WebSocket. Event frames go out as they arrive. While the session catches up
+ * (snapshot or replay), live frames wait in a queue and follow the catch-up, minus the ones it
+ * already carried. Every write checks the socket's send buffer first, so a client that stops
+ * reading is closed instead of holding memory and slowing the others.
  */
 export class AgentSession {
   readonly id = randomUUID();
   readonly #socket: WebSocket;
   readonly #context: SessionContext;
-  readonly #logger: Logger;
+  #childLogger: Logger | undefined;
   #claims: AgentClaims;
   #keys: ExtensionKey[];
   #state: 'syncing' | 'live' | 'closed' = 'syncing';
@@ -87,7 +87,6 @@ export class AgentSession {
     this.#context = context;
     this.#claims = claims;
     this.#keys = claims.extensions.map((extension) => extensionKey(claims.pbx, extension));
-    this.#logger = context.logger.child({ sessionId: this.id, agentId: claims.agentId });
     this.#bucket = context.settings.inboundFramesPerSecond * 2;
 
     socket.on('message', (data, isBinary) => this.#receive(data, isBinary));
@@ -99,6 +98,12 @@ export class AgentSession {
       this.#logger.info({ err: error }, 'websocket error');
     });
     this.#scheduleExpiry();
+  }
+
+  // Created on first use: most sessions never log, and a pino child per connection costs memory.
+  get #logger(): Logger {
+    this.#childLogger ??= this.#context.logger.child({ sessionId: this.id, agentId: this.#claims.agentId });
+    return this.#childLogger;
   }
 
   get agentId(): string {
