@@ -123,7 +123,7 @@ const apiFields = {
     default: 120,
   }),
   authFailuresPerMinute: env.integer({ minimum: 1 })('PUSH_AUTH_FAILURES_PER_MINUTE', {
-    description: 'failed authentications one client address may make per minute before it gets 429 until the minute is over',
+    description: 'failed authentications per minute from one client address that are audited one by one; further failures that minute get 429 (valid credentials still pass)',
     default: 30,
   }),
   dialRatePerMinute: env.integer({ minimum: 1 })('PUSH_DIAL_RATE_PER_MINUTE', {

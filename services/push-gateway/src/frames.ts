@@ -12,7 +12,7 @@ import {
   type MessageContract,
 } from '@cti/contracts';
 
-import { CURSOR_STREAMS, type AgentEvent, type AgentEventType, type CursorStream, type EventFrame } from './protocol.js';
+import { CURSOR_STREAMS, type AgentEvent, type CursorStream, type EventFrame } from './protocol.js';
 
 /**
  * An event frame ready to send: decoded and checked once, serialised once, then written to every
@@ -41,8 +41,6 @@ const AgentContracts: readonly MessageContract[] = [
   OriginateResult,
 ];
 const contractByType = new Map<string, MessageContract>(AgentContracts.map((contract) => [contract.name, contract]));
-
-export const AGENT_EVENT_TYPES = AgentContracts.map((contract) => contract.name) as AgentEventType[];
 
 export type DecodeFailure = 'undecodable' | 'invalid' | 'mismatched_subject' | 'unknown_stream';
 

@@ -20,9 +20,11 @@ declare module 'fastify' {
 export type Credential = 'agent_token' | 'api_key' | 'origin';
 
 /**
- * Counts failed authentications per client address in fixed one-minute windows. An address over
- * the limit gets 429 before its credentials are even looked at, which bounds both guessing and
- * the audit events a flood of bad requests could write.
+ * Counts failed authentications per client address in fixed one-minute windows. Once an address
+ * is over the limit, its further failures get 429 and are counted but not audited or logged one
+ * by one, which bounds what a flood of bad requests costs. Valid credentials from that address
+ * still pass: a whole contact centre often shares one public address, and one misbehaving client
+ * must not lock the others out.
  */
 export class AuthFailureLimiter {
   readonly #limit: number;
@@ -72,7 +74,10 @@ export interface AuthDependencies {
   clock: () => number;
 }
 
-/** Counts, logs and audits one rejected authentication, then returns the error to answer with. */
+/**
+ * Counts, logs and audits one rejected authentication, then returns the error to send back. An
+ * address over the failure limit gets a 429 instead, counted but not audited.
+ */
 export function rejectAuthentication(
   deps: AuthDependencies,
   request: FastifyRequest,
@@ -81,6 +86,10 @@ export function rejectAuthentication(
   error: PushError,
   actorId?: string,
 ): PushError {
+  if (deps.limiter.isBlocked(request.ip)) {
+    deps.metrics.authFailures.inc({ credential, reason: 'rate_limited' });
+    return new PushError(PushErrorCode.AUTH_RATE_LIMITED, 429, 'too many failed authentications from this address: wait a minute');
+  }
   deps.metrics.authFailures.inc({ credential, reason });
   deps.limiter.recordFailure(request.ip);
   deps.logger.info({ credential, reason, ip: request.ip, route: request.routeOptions.url, ...(actorId === undefined ? {} : { actorId }) }, 'authentication rejected');
@@ -92,14 +101,6 @@ export function rejectAuthentication(
     details: { credential, route: request.routeOptions.url ?? request.url.split('?')[0] ?? '' },
   });
   return error;
-}
-
-/** Refuses an address that failed too often in the current minute. */
-export function checkAuthRate(deps: AuthDependencies, request: FastifyRequest): void {
-  if (deps.limiter.isBlocked(request.ip)) {
-    deps.metrics.authFailures.inc({ credential: 'any', reason: 'rate_limited' });
-    throw new PushError(PushErrorCode.AUTH_RATE_LIMITED, 429, 'too many failed authentications from this address: wait a minute');
-  }
 }
 
 /** The agent token of a request: the `cti.token.<token>` WebSocket protocol, or a bearer token. */
@@ -120,7 +121,6 @@ export function presentedAgentToken(request: FastifyRequest): string | undefined
 
 /** Verifies the agent token of a request and stores its claims on the request. */
 export async function authenticateAgent(deps: AuthDependencies, request: FastifyRequest): Promise<AgentClaims> {
-  checkAuthRate(deps, request);
   try {
     const claims = await verifyAgentToken(deps.tokenKeys, presentedAgentToken(request), deps.clock());
     request.agent = claims;
@@ -136,7 +136,6 @@ export async function authenticateAgent(deps: AuthDependencies, request: Fastify
 
 /** Checks the `X-API-Key` header against the key file and stores the key's entry on the request. */
 export function authenticateApiKey(deps: AuthDependencies, request: FastifyRequest): ApiKeyEntry {
-  checkAuthRate(deps, request);
   const header = request.headers['x-api-key'];
   const result = deps.apiKeys.check(typeof header === 'string' ? header : undefined);
   if (result.ok) {

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 import { PushError, PushErrorCode } from '../../errors.js';
 import { parseCursor, type Cursor } from '../../protocol.js';
-import { authenticateAgent, checkAuthRate, rejectAuthentication } from '../auth.js';
+import { authenticateAgent, rejectAuthentication } from '../auth.js';
 import type { GatewayServices } from '../services.js';
 
 const resumeCursors = new WeakMap<FastifyRequest, Partial<Cursor>>();
@@ -19,7 +19,6 @@ export function registerWebSocketRoute(app: FastifyInstance, services: GatewaySe
     {
       websocket: true,
       preValidation: async (request) => {
-        checkAuthRate(services, request);
         if (!services.origins.allows(request)) {
           throw rejectAuthentication(
             services,
