@@ -131,6 +131,16 @@ describe('websocket authentication', () => {
     await client.waitForFrame((frame): frame is ServerFrame => frame.type === 'pong' && frame.id === 'still-open', 'pong');
   });
 
+  it('serves the console with a strict content security policy', async () => {
+    const response = await fetch(`${harness.url}/console/`);
+    expect(response.status).toBe(200);
+    const policy = response.headers.get('content-security-policy') ?? '';
+    expect(policy).toContain("script-src 'self'");
+    expect(policy).toContain("frame-ancestors 'none'");
+    expect(policy).not.toContain('upgrade-insecure-requests');
+    expect(await response.text()).toContain('<title>Agent console</title>');
+  });
+
   it('refuses more connections per agent than allowed', async () => {
     const token = await harness.token('dora', ['104']);
     const limit = harness.instance.settings.maxConnectionsPerAgent;

@@ -51,6 +51,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         connectSrc: ["'self'"],
         frameAncestors: ["'none'"],
         formAction: ["'self'"],
+        // TLS ends at the load balancer, if anywhere: on a plain-HTTP demo or LAN install this
+        // directive would send the console's scripts and socket to an https port that is not there.
+        upgradeInsecureRequests: null,
       },
     },
     // The console opens CRM records in a new tab; their pages must not see the console's URL.
