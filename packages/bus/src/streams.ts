@@ -59,6 +59,7 @@ function isStreamNotFound(error: unknown): boolean {
 export async function ensureStreams(jsm: JetStreamManager, names: readonly StreamName[], options: EnsureStreamsOptions): Promise<void> {
   for (const name of names) {
     const wanted = streamConfig(name, options);
+    let republishChanged = false;
     try {
       const current = await jsm.streams.info(name).catch((error: unknown) => {
         if (isStreamNotFound(error)) {
@@ -78,12 +79,17 @@ export async function ensureStreams(jsm: JetStreamManager, names: readonly Strea
         current.config.duplicate_window !== wanted.duplicate_window ||
         current.config.subjects.join(' ') !== (wanted.subjects ?? []).join(' ') ||
         current.config.republish?.dest !== wanted.republish?.dest;
+      republishChanged = current.config.republish?.dest !== wanted.republish?.dest;
       if (differs) {
         await jsm.streams.update(name, wanted);
         options.logger.info({ stream: name }, 'stream updated');
       }
     } catch (error) {
-      throw new BusError(BusErrorCode.STREAM_SETUP_FAILED, `cannot create or update stream ${name}`, {
+      // nats-server 2.9 rejects any change of a stream's republish setting.
+      const hint = republishChanged
+        ? `: it exists with another republish setting than ${wanted.republish?.dest ?? 'none'}, which the server cannot change; back the stream up, delete it and restart the services`
+        : '';
+      throw new BusError(BusErrorCode.STREAM_SETUP_FAILED, `cannot create or update stream ${name}${hint}`, {
         cause: error,
         details: { stream: name },
       });

@@ -1,4 +1,5 @@
 import type { Bus } from '@cti/bus';
+import { LIVE_SUBJECT_PREFIX } from '@cti/contracts';
 import type { Logger } from '@cti/logging';
 import type { Auditor } from '@cti/runtime';
 import type { FastifyInstance } from 'fastify';
@@ -12,7 +13,9 @@ import { AuthFailureLimiter } from './http/auth.js';
 import { buildApp } from './http/app.js';
 import { OriginPolicy } from './http/origin.js';
 import { SessionHub } from './hub.js';
+import { PushError, PushErrorCode } from './errors.js';
 import { createPushMetrics } from './metrics.js';
+import { CURSOR_STREAMS } from './protocol.js';
 import { AgentTokenKeys } from './tokens.js';
 
 export interface GatewayOptions {
@@ -38,9 +41,28 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/**
+ * Checks that CALLS and CRM republish their messages under `live.>`: without that the gateway
+ * would accept agents and send them nothing. nats-server 2.9 cannot add republishing to an
+ * existing stream, so a stream created by an older version has to be recreated.
+ */
+export async function checkLiveCopies(bus: Pick<Bus, 'jsm'>): Promise<void> {
+  for (const stream of CURSOR_STREAMS) {
+    const info = await bus.jsm.streams.info(stream);
+    if (info.config.republish?.dest !== `${LIVE_SUBJECT_PREFIX}.>`) {
+      throw new PushError(
+        PushErrorCode.LIVE_COPIES_MISSING,
+        500,
+        `stream ${stream} does not republish to ${LIVE_SUBJECT_PREFIX}.>: recreate it (back it up, delete it, restart the services) so it gets the republish setting`,
+      );
+    }
+  }
+}
+
 /** Wires the gateway's parts together and starts listening. `main.ts` and the tests call this. */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { settings, bus, auditor, logger, registry } = options;
+  await checkLiveCopies(bus);
   const clock = options.clock ?? Date.now;
   const metrics = createPushMetrics(registry);
   const tokenKeys = new AgentTokenKeys(settings.agentTokenKeys);

@@ -1,7 +1,10 @@
+import { Bus } from '@cti/bus';
 import { AuditEvent, CallAnswered, CallEnded, CallerIdentified, CallHeld, CallMissed, CallResumed, CallRinging, CallSummary, CallTransferred, OriginateResult } from '@cti/contracts';
-import { waitFor } from '@cti/testing';
+import { createLogger } from '@cti/logging';
+import { startNatsServer, waitFor } from '@cti/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { checkLiveCopies } from '../src/gateway.js';
 import { AgentClient } from './client.js';
 import * as events from './events.js';
 import { Harness, startGatewayInstance, type GatewayInstance } from './harness.js';
@@ -114,6 +117,25 @@ describe('per-agent routing', () => {
     );
     await agent.close();
     await waitFor(() => !gateway.hub.subscribedSubjects().some((subject) => subject.endsWith('.pbx1.555')), 'subscriptions of 555 dropped');
+  });
+});
+
+describe('start-up', () => {
+  it('fails when a stream does not republish live copies', async () => {
+    const nats = await startNatsServer();
+    try {
+      const bus = await Bus.connect({ natsUrl: nats.url }, { name: 'old-service', logger: createLogger({ service: 'old', level: 'silent' }) });
+      try {
+        await bus.jsm.streams.add({ name: 'CALLS', subjects: ['call.>', 'pbx.>'] });
+        await bus.jsm.streams.add({ name: 'CRM', subjects: ['crm.>'] });
+        await expect(startGatewayInstance(nats.url)).rejects.toThrow(/stream CALLS: it exists with another republish setting than live\.>/);
+        await expect(checkLiveCopies(bus)).rejects.toMatchObject({ code: 'CTI_ERR_PUSH_LIVE_COPIES_MISSING' });
+      } finally {
+        await bus.drain();
+      }
+    } finally {
+      await nats.dispose();
+    }
   });
 });
 
