@@ -40,4 +40,21 @@ export default tseslint.config(
     files: ['bench/**', '**/test/**', 'scripts/**'],
     rules: { 'no-console': 'off' },
   },
+  {
+    // Static pages served to browsers (the agent console), plain ES modules without a build.
+    files: ['services/*/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        sessionStorage: 'readonly',
+        WebSocket: 'readonly',
+        fetch: 'readonly',
+        crypto: 'readonly',
+        atob: 'readonly',
+        Option: 'readonly',
+      },
+    },
+  },
 );

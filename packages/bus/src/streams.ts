@@ -1,4 +1,4 @@
-import { type Buckets, Streams, type StreamName } from '@cti/contracts';
+import { type Buckets, LIVE_SUBJECT_PREFIX, Streams, type StreamName } from '@cti/contracts';
 import type { Logger } from '@cti/logging';
 import { nanos } from '@nats-io/nats-core';
 import {
@@ -49,6 +49,7 @@ export function streamConfig(name: StreamName, options: Pick<EnsureStreamsOption
     max_msg_size: spec.maxMessageBytes,
     duplicate_window: nanos(spec.duplicateWindowSeconds * 1000),
     num_replicas: options.replicas ?? 1,
+    ...(spec.republishLive === true ? { republish: { src: '>', dest: `${LIVE_SUBJECT_PREFIX}.>` } } : {}),
   };
 }
 
@@ -63,6 +64,7 @@ function isStreamNotFound(error: unknown): boolean {
 export async function ensureStreams(jsm: JetStreamManager, names: readonly StreamName[], options: EnsureStreamsOptions): Promise<void> {
   for (const name of names) {
     const wanted = streamConfig(name, options);
+    let republishChanged = false;
     try {
       const current = await jsm.streams.info(name).catch((error: unknown) => {
         if (isStreamNotFound(error)) {
@@ -80,13 +82,19 @@ export async function ensureStreams(jsm: JetStreamManager, names: readonly Strea
         current.config.max_bytes !== wanted.max_bytes ||
         current.config.max_msg_size !== wanted.max_msg_size ||
         current.config.duplicate_window !== wanted.duplicate_window ||
-        current.config.subjects.join(' ') !== (wanted.subjects ?? []).join(' ');
+        current.config.subjects.join(' ') !== (wanted.subjects ?? []).join(' ') ||
+        current.config.republish?.dest !== wanted.republish?.dest;
+      republishChanged = current.config.republish?.dest !== wanted.republish?.dest;
       if (differs && options.updateExisting !== false) {
         await jsm.streams.update(name, wanted);
         options.logger.info({ stream: name }, 'stream updated');
       }
     } catch (error) {
-      throw new BusError(BusErrorCode.STREAM_SETUP_FAILED, `cannot create or update stream ${name}`, {
+      // nats-server 2.9 rejects any change of a stream's republish setting.
+      const hint = republishChanged
+        ? `: it exists with another republish setting than ${wanted.republish?.dest ?? 'none'}, which the server cannot change; back the stream up, delete it and restart the services`
+        : '';
+      throw new BusError(BusErrorCode.STREAM_SETUP_FAILED, `cannot create or update stream ${name}${hint}`, {
         cause: error,
         details: { stream: name },
       });

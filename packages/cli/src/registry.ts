@@ -1,10 +1,12 @@
 import type { Command } from './command.js';
+import { apiKeyCreate } from './commands/api-key.js';
 import { dlqList, dlqReplay } from './commands/dlq.js';
 import { audit } from './commands/audit.js';
 import { docs } from './commands/docs.js';
 import { secretsGenerate } from './commands/secrets.js';
 import { streamsApply } from './commands/streams.js';
+import { token } from './commands/token.js';
 import { webhookSign } from './commands/webhook.js';
 
 /** Every `cti` command. */
-export const Commands: readonly Command[] = [docs, dlqList, dlqReplay, streamsApply, audit, secretsGenerate, webhookSign];
+export const Commands: readonly Command[] = [docs, dlqList, dlqReplay, streamsApply, audit, secretsGenerate, webhookSign, token, apiKeyCreate];

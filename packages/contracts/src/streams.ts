@@ -19,7 +19,17 @@ export interface StreamSpec {
   maxMessageBytes: number;
   /** Window in which a repeated message id is stored only once. */
   duplicateWindowSeconds: number;
+  /**
+   * Republish every stored message under `<LIVE_SUBJECT_PREFIX>.<subject>` with its stream
+   * sequence in the `Nats-Sequence` header. push-gateway subscribes to these copies with core
+   * NATS, per extension, so each frame it sends carries the sequence a reconnecting client
+   * resumes from, without a JetStream consumer per agent.
+   */
+  republishLive?: boolean;
 }
+
+/** Prefix of the live copies of stream messages (see `StreamSpec.republishLive`). */
+export const LIVE_SUBJECT_PREFIX = 'live';
 
 const DAY = 86_400;
 const MIB = 1024 * 1024;
@@ -35,6 +45,7 @@ export const Streams: Record<StreamName, StreamSpec> = {
     // Two ami-bridge replicas on one PBX publish the same event ids; the window must cover the
     // time one replica can lag behind the other, including a resync after a reconnect.
     duplicateWindowSeconds: 10 * 60,
+    republishLive: true,
   },
   CRM: {
     name: 'CRM',
@@ -44,6 +55,7 @@ export const Streams: Record<StreamName, StreamSpec> = {
     maxBytes: 1024 * MIB,
     maxMessageBytes: 256 * 1024,
     duplicateWindowSeconds: 10 * 60,
+    republishLive: true,
   },
   AI: {
     name: 'AI',

@@ -1,0 +1,118 @@
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifyWebsocket from '@fastify/websocket';
+import type { Logger } from '@cti/logging';
+import { registerOpsRoutes, type ReadinessCheck } from '@cti/runtime';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+
+import { PushError, PushErrorCode } from '../errors.js';
+import { SUBPROTOCOL } from '../protocol.js';
+import { registerCallRoutes } from './routes/calls.js';
+import { registerConsoleRoutes } from './routes/console.js';
+import { registerDemoRoutes } from './routes/demo.js';
+import { registerTokenRoutes } from './routes/tokens.js';
+import { registerWebSocketRoute } from './routes/websocket.js';
+import type { GatewayServices } from './services.js';
+
+export interface AppOptions {
+  services: GatewayServices;
+  logger: Logger;
+  registry: Registry;
+  readiness: readonly ReadinessCheck[];
+}
+
+const BODY_LIMIT_BYTES = 16 * 1024;
+
+/** Builds the gateway's HTTP server: plugins, then routes. Listening is the caller's job. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { services } = options;
+  const { settings } = services;
+  const loggerInstance: FastifyBaseLogger = options.logger.child({ component: 'http' });
+  // Per-request lines are left out: rejections are logged by the error handler, and every
+  // agent connection and click-to-dial writes its own line.
+  const app = Fastify({
+    loggerInstance,
+    trustProxy: settings.trustProxy,
+    bodyLimit: BODY_LIMIT_BYTES,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  app.decorateRequest('agent', null);
+  app.decorateRequest('apiKey', null);
+
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+        formAction: ["'self'"],
+        // TLS ends at the load balancer, if anywhere: on a plain-HTTP demo or LAN install this
+        // directive would send the console's scripts and socket to an https port that is not there.
+        upgradeInsecureRequests: null,
+      },
+    },
+    // The console opens CRM records in a new tab; their pages must not see the console's URL.
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+  await app.register(fastifyCors, {
+    origin: (origin, callback) => callback(null, services.origins.allowsCrossOrigin(origin)),
+    methods: ['GET', 'POST'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-API-Key'],
+    maxAge: 600,
+  });
+  await app.register(fastifyRateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new PushError(PushErrorCode.RATE_LIMITED, context.statusCode, `rate limit exceeded: at most ${context.max} requests a minute, retry in ${context.after}`),
+  });
+  await app.register(fastifyWebsocket, {
+    options: {
+      maxPayload: settings.maxInboundFrameBytes,
+      // Compression would cost a zlib context per connection, far above the memory budget.
+      perMessageDeflate: false,
+      clientTracking: false,
+      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    },
+    preClose: async () => {
+      await services.hub.shutdown();
+    },
+  });
+
+  app.addHook('onRequest', async (request) => {
+    // The WebSocket route checks the origin itself, so it can count and audit the refusal.
+    if (request.url.startsWith('/v1/') && !services.origins.allows(request)) {
+      throw new PushError(PushErrorCode.ORIGIN_REJECTED, 403, 'origin not allowed: add it to PUSH_ALLOWED_ORIGINS');
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError | PushError, request, reply) => {
+    if (error instanceof PushError) {
+      const level = error.statusCode >= 500 ? 'error' : 'info';
+      request.log[level]({ code: error.code, status: error.statusCode, route: request.routeOptions.url }, 'request rejected');
+      return reply.code(error.statusCode).send({ code: error.code, message: error.message });
+    }
+    const status = error.statusCode ?? 500;
+    if (status < 500) {
+      request.log.info({ status, route: request.routeOptions.url, reason: error.code }, 'request rejected');
+      return reply.code(status).send({ code: PushErrorCode.REQUEST_INVALID, message: `invalid request: ${error.message}` });
+    }
+    request.log.error({ err: error, route: request.routeOptions.url }, 'request failed');
+    return reply.code(500).send({ code: PushErrorCode.INTERNAL, message: 'internal error' });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ code: PushErrorCode.NOT_FOUND, message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` }),
+  );
+
+  registerOpsRoutes(app, { registry: options.registry, checks: options.readiness });
+  registerTokenRoutes(app, services);
+  registerCallRoutes(app, services);
+  registerDemoRoutes(app, services);
+  registerWebSocketRoute(app, services);
+  await registerConsoleRoutes(app);
+  return app;
+}

@@ -1,0 +1,139 @@
+import { existsSync } from 'node:fs';
+
+import { Bus } from '@cti/bus';
+import { CallAnswered, CallEnded, CallerIdentified, CallHeld, CallMissed, CallRinging, CallSummary, OriginateReply, OriginateRequest } from '@cti/contracts';
+import { createLogger } from '@cti/logging';
+import { waitFor } from '@cti/testing';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import * as events from './events.js';
+import { Harness } from './harness.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * The console in Debian's chromium, driven by events published straight to NATS the way
+ * ami-bridge and crm-sync publish them, with a stand-in ami-bridge answering click-to-dial.
+ */
+describe('agent console in a browser', () => {
+  let harness: Harness;
+  let bridgeBus: Bus;
+  let browser: Browser;
+  const originates: ReturnType<typeof OriginateRequest.parse>[] = [];
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium, or CTI_SETUP_BROWSER=1 bash scripts/setup.sh)`);
+    }
+    harness = await Harness.start({ PUSH_DEMO_MODE: 'true', PUSH_DEMO_AGENTS: 'anna:101,ben:102' });
+    bridgeBus = await Bus.connect({ natsUrl: harness.nats.url }, { name: 'ami-bridge', logger: createLogger({ service: 'ami-bridge', level: 'silent' }) });
+    bridgeBus.serve(
+      OriginateRequest,
+      OriginateReply,
+      async (request) => {
+        originates.push(request);
+        return { v: 1 as const, requestId: request.requestId, status: 'accepted' as const };
+      },
+      { queue: 'ami-bridge', tokens: { pbx: 'pbx1' } },
+    );
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await bridgeBus?.drain();
+    await harness?.close();
+  });
+
+  async function openConsole(): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(`${harness.url}/console/`);
+    return page;
+  }
+
+  it('pops the call on 101 only, adds the CRM details and dials out', async () => {
+    // Agent 101 signs in with a token, by keyboard; agent 102 with the demo sign-in.
+    const anna = await openConsole();
+    await anna.getByLabel('Agent token').fill(await harness.token('anna', ['101']));
+    await anna.getByLabel('Agent token').press('Tab');
+    await anna.keyboard.press('Enter');
+    await anna.getByRole('status').filter({ hasText: 'Online' }).waitFor();
+
+    const ben = await openConsole();
+    await ben.getByRole('button', { name: 'Sign in as demo agent' }).waitFor();
+    await ben.getByLabel('Demo agent').selectOption('ben');
+    await ben.getByRole('button', { name: 'Sign in as demo agent' }).click();
+    await ben.getByRole('status').filter({ hasText: 'Online' }).waitFor();
+    expect(await ben.locator('#agent-extensions').textContent()).toBe('102');
+
+    const leg = { callId: '1796412664.10', extension: '101' };
+    await harness.publish(CallRinging, events.ringing(leg));
+    const card = anna.locator(`li.card[data-call-id="${leg.callId}"]`);
+    await card.waitFor();
+    expect(await card.getAttribute('data-state')).toBe('ringing');
+    await expect.poll(() => card.locator('.card-title').textContent()).toBe('Alice Example');
+    expect(await card.locator('dd').first().textContent()).toBe('+15550100001');
+    await expect.poll(() => anna.locator('#announcer').textContent()).toContain('Incoming call from Alice Example');
+
+    // 102's page: a call of its own arrives, and 101's never does.
+    await harness.publish(CallRinging, events.ringing({ callId: 'ben-call', extension: '102' }));
+    await ben.locator('li.card[data-call-id="ben-call"]').waitFor();
+    expect(await ben.locator(`li.card[data-call-id="${leg.callId}"]`).count()).toBe(0);
+
+    await harness.publish(CallerIdentified, events.identified(leg));
+    const link = card.locator('a.crm-link');
+    await link.waitFor();
+    expect(await link.getAttribute('href')).toBe(events.identified(leg).matches[0]?.url);
+    expect(await link.getAttribute('target')).toBe('_blank');
+    expect(await card.locator('.crm-account').textContent()).toBe('Example Corp');
+
+    await anna.screenshot({ path: '/tmp/cti-console-anna.png' });
+
+    const numberBox = anna.getByRole('textbox', { name: 'Number', exact: true });
+    await numberBox.fill('+1 555 0100-099');
+    await numberBox.press('Enter');
+    await waitFor(() => originates.length > 0, 'the originate request');
+    expect(originates[0]).toMatchObject({ pbx: 'pbx1', extension: '101', to: '+15550100099', agentId: 'anna' });
+    await expect.poll(() => anna.locator('#dial-status').textContent()).toContain('pick up your phone');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('follows a call through answered, held and ended, with the missed list and the AI summary', async () => {
+    const page = await openConsole();
+    await page.getByLabel('Demo agent').selectOption('anna');
+    await page.getByRole('button', { name: 'Sign in as demo agent' }).click();
+    await page.getByRole('status').filter({ hasText: 'Online' }).waitFor();
+
+    const leg = { callId: '1796412900.33', extension: '101' };
+    const card = page.locator(`li.card[data-call-id="${leg.callId}"]`);
+    const steps: [() => Promise<unknown>, string, string][] = [
+      [() => harness.publish(CallRinging, events.ringing(leg)), 'ringing', 'Ringing'],
+      [() => harness.publish(CallAnswered, events.answered(leg)), 'answered', 'Answered'],
+      [() => harness.publish(CallHeld, events.held(leg)), 'held', 'On hold'],
+      [() => harness.publish(CallEnded, events.ended(leg)), 'ended', 'Ended (answered)'],
+    ];
+    for (const [publish, state, label] of steps) {
+      await publish();
+      await expect.poll(() => card.getAttribute('data-state')).toBe(state);
+      expect(await card.locator('.card-state').textContent()).toContain(label);
+    }
+
+    await harness.publish(CallSummary, events.summary(leg));
+    await expect.poll(() => card.locator('.summary').textContent()).toContain('confirmed Friday');
+    await expect.poll(() => page.locator('#summaries li').count()).toBe(1);
+
+    await harness.publish(CallMissed, events.missed({ callId: '1796412950.44', extension: '101' }));
+    const missedItem = page.locator('#missed li[data-call-id="1796412950.44"]');
+    await missedItem.waitFor();
+    expect(await missedItem.getByRole('button', { name: 'Call back Alice Example' }).count()).toBe(1);
+    await page.screenshot({ path: '/tmp/cti-console-states.png' });
+    expect(pageErrors).toEqual([]);
+  });
+});

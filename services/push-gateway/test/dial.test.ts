@@ -1,0 +1,178 @@
+import { Bus } from '@cti/bus';
+import { OriginateReply, OriginateRequest } from '@cti/contracts';
+import { createLogger } from '@cti/logging';
+import type { Subscription } from '@nats-io/nats-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { PushErrorCode } from '../src/errors.js';
+import type { ServerFrame } from '../src/protocol.js';
+import { Harness } from './harness.js';
+
+type Reply = ReturnType<typeof OriginateReply.parse>;
+type Request = ReturnType<typeof OriginateRequest.parse>;
+
+/** Stands in for ami-bridge on rpc.pbx.originate.pbx1: records requests, places one call per request id. */
+class FakeAmiBridge {
+  readonly requests: Request[] = [];
+  readonly placed = new Set<string>();
+  answer: (request: Request) => Omit<Reply, 'v' | 'requestId'> = () => ({ status: 'accepted' });
+  #subscription: Subscription | undefined;
+
+  constructor(private readonly bus: Bus) {}
+
+  start(): void {
+    this.#subscription = this.bus.serve(
+      OriginateRequest,
+      OriginateReply,
+      async (request) => {
+        this.requests.push(request);
+        const duplicate = this.placed.has(request.requestId);
+        const reply = this.answer(request);
+        if (reply.status === 'accepted') {
+          this.placed.add(request.requestId);
+        }
+        return { v: 1 as const, requestId: request.requestId, ...reply, ...(duplicate ? { duplicate: true } : {}) };
+      },
+      { queue: 'ami-bridge', tokens: { pbx: 'pbx1' } },
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.#subscription?.drain();
+    this.#subscription = undefined;
+  }
+}
+
+describe('click-to-dial', () => {
+  let harness: Harness;
+  let bridgeBus: Bus;
+  let bridge: FakeAmiBridge;
+  let token: string;
+
+  const dial = (body: unknown, headers: Record<string, string> = {}, agentToken = token) =>
+    fetch(`${harness.url}/v1/calls`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${agentToken}`, ...headers },
+      body: JSON.stringify(body),
+    });
+
+  beforeAll(async () => {
+    harness = await Harness.start({ PUSH_DIAL_TIMEOUT_MS: '1000' });
+    bridgeBus = await Bus.connect({ natsUrl: harness.nats.url }, { name: 'ami-bridge', logger: createLogger({ service: 'ami-bridge', level: 'silent' }) });
+    token = await harness.token('anna', ['101', '105']);
+  });
+
+  afterEach(async () => {
+    await bridge.stop();
+  });
+
+  afterAll(async () => {
+    await bridgeBus.drain();
+    await harness.close();
+  });
+
+  const startBridge = () => {
+    bridge = new FakeAmiBridge(bridgeBus);
+    bridge.start();
+    return bridge;
+  };
+
+  it('answers 202 with the request id and sends the originate request', async () => {
+    startBridge();
+    const response = await dial({ to: '+1 555 0100-099' });
+    expect(response.status).toBe(202);
+    const body = (await response.json()) as { requestId: string; duplicate: boolean };
+    expect(body.requestId).toMatch(/^dial-/);
+    expect(body.duplicate).toBe(false);
+    expect(bridge.requests).toEqual([{ v: 1, requestId: body.requestId, pbx: 'pbx1', extension: '101', to: '+15550100099', agentId: 'anna' }]);
+  });
+
+  it('dials from another extension of the token when asked', async () => {
+    startBridge();
+    const response = await dial({ to: '15550100099', extension: '105' });
+    expect(response.status).toBe(202);
+    expect(bridge.requests[0]?.extension).toBe('105');
+  });
+
+  it('answers 400 for an invalid number without asking the PBX', async () => {
+    startBridge();
+    for (const to of ['abc', '1', '+1555010009912345678901', '555;Local/1']) {
+      const response = await dial({ to });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { code: string }).code).toBe(PushErrorCode.NUMBER_INVALID);
+    }
+    expect(bridge.requests).toEqual([]);
+  });
+
+  it('answers 403 for an extension the token does not hold', async () => {
+    startBridge();
+    const response = await dial({ to: '15550100099', extension: '102' });
+    expect(response.status).toBe(403);
+    expect(((await response.json()) as { code: string }).code).toBe(PushErrorCode.EXTENSION_FORBIDDEN);
+    expect(bridge.requests).toEqual([]);
+  });
+
+  it('answers 401 without a valid agent token', async () => {
+    startBridge();
+    const response = await dial({ to: '15550100099' }, {}, 'not-a-token');
+    expect(response.status).toBe(401);
+  });
+
+  it('answers 503 when no ami-bridge answers', async () => {
+    bridge = new FakeAmiBridge(bridgeBus);
+    const response = await dial({ to: '15550100099' });
+    expect(response.status).toBe(503);
+    expect(((await response.json()) as { code: string }).code).toBe(PushErrorCode.PBX_UNREACHABLE);
+  });
+
+  it('answers 503 when ami-bridge reports the AMI connection down', async () => {
+    startBridge().answer = () => ({ status: 'failed', reason: 'ami_down' });
+    const response = await dial({ to: '15550100098' });
+    expect(response.status).toBe(503);
+  });
+
+  it('places one call for a double click', async () => {
+    startBridge();
+    const [first, second] = await Promise.all([dial({ to: '15550100077' }), dial({ to: '15550100077' })]);
+    const bodies = (await Promise.all([first?.json(), second?.json()])) as { requestId: string; duplicate: boolean }[];
+    expect([first?.status, second?.status]).toEqual([202, 202]);
+    expect(bodies[0]?.requestId).toBe(bodies[1]?.requestId);
+    expect(bodies.map((body) => body.duplicate).sort()).toEqual([false, true]);
+
+    const third = await dial({ to: '15550100077' });
+    expect(((await third.json()) as { requestId: string }).requestId).toBe(bodies[0]?.requestId);
+    expect(bridge.placed.size).toBe(1);
+    expect(bridge.requests).toHaveLength(1);
+  });
+
+  it('places one call per idempotency key', async () => {
+    startBridge();
+    const headers = { 'idempotency-key': 'click-7f3a' };
+    const first = await dial({ to: '15550100066' }, headers);
+    const second = await dial({ to: '15550100066' }, headers);
+    const other = await dial({ to: '15550100066' }, { 'idempotency-key': 'click-8b41' });
+    const ids = (await Promise.all([first.json(), second.json(), other.json()])) as { requestId: string }[];
+    expect(ids[0]?.requestId).toBe(ids[1]?.requestId);
+    expect(ids[2]?.requestId).not.toBe(ids[0]?.requestId);
+    expect(bridge.placed.size).toBe(2);
+  });
+
+  it('dials over the socket too', async () => {
+    startBridge();
+    const client = await harness.connect('anna', ['101']);
+    client.send({ type: 'dial', to: '15550100055', ref: 'button-1' });
+    const result = await client.waitForFrame(
+      (frame): frame is Extract<ServerFrame, { type: 'dial_result' }> => frame.type === 'dial_result',
+      'dial_result frame',
+    );
+    expect(result).toMatchObject({ status: 202, ref: 'button-1', duplicate: false });
+    expect(bridge.requests[0]).toMatchObject({ requestId: result.requestId, extension: '101', to: '15550100055' });
+
+    client.send({ type: 'dial', to: 'nope', ref: 'button-2' });
+    const invalid = await client.waitForFrame(
+      (frame): frame is Extract<ServerFrame, { type: 'dial_result' }> => frame.type === 'dial_result' && frame.ref === 'button-2',
+      'second dial_result frame',
+    );
+    expect(invalid).toMatchObject({ status: 400, code: PushErrorCode.NUMBER_INVALID });
+  });
+});
