@@ -10,12 +10,14 @@ export interface FaultMatch {
  * - `status`: answer with this status (e.g. 503 or 429) instead of handling the request;
  * - `drop`: close the connection without an answer, `before` handling or `after` it (the record is
  *   created, then the connection dies: a crash between the create and its response);
+ * - `stall`: handle the request, then never answer (the client's timeout or crash ends it);
  * - `delayMs`: add this much time before answering.
  */
 export interface Fault extends FaultMatch {
   status?: number;
   retryAfter?: string;
   drop?: 'before' | 'after';
+  stall?: boolean;
   delayMs?: number;
   /** Requests it applies to before it is used up; unlimited when absent. */
   times?: number;
@@ -32,6 +34,7 @@ export interface FaultPlan {
   status: number | undefined;
   retryAfter: string | undefined;
   drop: 'before' | 'after' | undefined;
+  stall: boolean;
   delayMs: number;
 }
 
@@ -72,6 +75,11 @@ export class Faults {
     return this.add({ method: 'POST', route: 'POST module', drop: 'after', times: options.times ?? 1 });
   }
 
+  /** The next `times` creates are stored and then never answered, as if SuiteCRM hung after the insert. */
+  stallAfterCreate(options: { times?: number } = {}): () => void {
+    return this.add({ method: 'POST', route: 'POST module', stall: true, times: options.times ?? 1 });
+  }
+
   clear(): void {
     this.#active.length = 0;
   }
@@ -79,7 +87,7 @@ export class Faults {
   /** Decides what happens to one request, using up counted faults. */
   plan(method: string, route: string): FaultPlan {
     const now = this.#clock();
-    const plan: FaultPlan = { status: undefined, retryAfter: undefined, drop: undefined, delayMs: 0 };
+    const plan: FaultPlan = { status: undefined, retryAfter: undefined, drop: undefined, stall: false, delayMs: 0 };
     for (const fault of [...this.#active]) {
       if (fault.until !== undefined && now >= fault.until) {
         this.#remove(fault.id);
@@ -96,6 +104,7 @@ export class Faults {
       plan.status ??= fault.status;
       plan.retryAfter ??= fault.retryAfter;
       plan.drop ??= fault.drop;
+      plan.stall ||= fault.stall === true;
     }
     return plan;
   }

@@ -1,5 +1,6 @@
 export { SuiteCrmApp, type ApiResult } from './app.js';
 export { OAuthServer, type LoginUser, type OAuthClient } from './auth.js';
+export type { RelationRow, Row } from './database.js';
 export { Faults, type Fault, type FaultMatch } from './faults.js';
 export { fixedLatency, recordedLatency, type LatencyModel } from './latency.js';
 export {

@@ -194,18 +194,23 @@ export function matches(row: Row, request: ListRequest): boolean {
   return request.joinWithOr ? results.some(Boolean) : results.every(Boolean);
 }
 
+/** Binary order of two ids, as InnoDB keeps its primary key (ids are lower-case hex). */
+function byId(left: Row, right: Row): number {
+  return left.id < right.id ? -1 : left.id > right.id ? 1 : 0;
+}
+
 /** Rows in SuiteCRM's order: the requested sort (NULLs first ascending), else by id as InnoDB returns them. */
 export function sortRows(rows: Row[], sort: ListRequest['sort']): Row[] {
   const sorted = [...rows];
   if (sort === undefined) {
-    return sorted.sort((left, right) => left.id.localeCompare(right.id));
+    return sorted.sort(byId);
   }
   const direction = sort.descending ? -1 : 1;
   return sorted.sort((left, right) => {
     const a = left.values[sort.field] ?? null;
     const b = right.values[sort.field] ?? null;
     if (a === b) {
-      return left.id.localeCompare(right.id);
+      return byId(left, right);
     }
     if (a === null) {
       return -direction;
@@ -213,7 +218,9 @@ export function sortRows(rows: Row[], sort: ListRequest['sort']): Row[] {
     if (b === null) {
       return direction;
     }
-    return a.toLowerCase() < b.toLowerCase() ? -direction : a.toLowerCase() > b.toLowerCase() ? direction : left.id.localeCompare(right.id);
+    const lowerA = a.toLowerCase();
+    const lowerB = b.toLowerCase();
+    return lowerA < lowerB ? -direction : lowerA > lowerB ? direction : byId(left, right);
   });
 }
 

@@ -191,8 +191,9 @@ export class SimulatorHttp {
       latencyMs,
       response,
       drop: plan.drop === 'after',
+      stall: plan.stall,
     });
-    this.requests.push({ method, route: route.template, module: route.module, status: plan.drop === 'after' ? 'dropped' : status, at });
+    this.requests.push({ method, route: route.template, module: route.module, status: plan.drop === 'after' || plan.stall ? 'dropped' : status, at });
   }
 
   async #dispatch(
@@ -206,10 +207,15 @@ export class SimulatorHttp {
       latencyMs: number;
       response: ServerResponse;
       drop: boolean;
+      stall: boolean;
     },
   ): Promise<number> {
     const { response } = input;
     const finish = (status: number, body: string, contentType: string, headers: Record<string, string> = {}): number => {
+      if (input.stall) {
+        // Keep the connection open without an answer; close() destroys it.
+        return status;
+      }
       if (input.drop) {
         response.socket?.destroy();
       } else {
