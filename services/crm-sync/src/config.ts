@@ -31,7 +31,7 @@ const lookupFields = {
     default: 2000,
   }),
   ringingMaxAgeSeconds: env.integer({ minimum: 1 })('CRM_RINGING_MAX_AGE_SECONDS', {
-    description: 'call.ringing events older than this are not looked up: the screen pop would come too late',
+    description: 'age in seconds after which a call.ringing event is not looked up, because its screen pop would come too late',
     default: 60,
   }),
 };
@@ -50,7 +50,7 @@ const callFields = {
     default: false,
   }),
   callConcurrency: env.integer({ minimum: 1, maximum: 64 })('CRM_CALL_CONCURRENCY', {
-    description: 'call.completed messages logged at once per replica',
+    description: 'calls (call.completed messages) logged at once per replica',
     default: 4,
   }),
   maxDeliveries: env.integer({ minimum: 1 })('CRM_MAX_DELIVERIES', {
