@@ -176,17 +176,26 @@ export async function liveLookup(
   const pageSize = options.pageSize ?? 50;
   const maxPages = options.maxPages ?? 2;
 
+  // When one module's query fails the lookup fails: the other queries are cancelled rather than
+  // left retrying against a CRM that is failing.
+  const cancel = new AbortController();
+  const signal = options.signal === undefined ? cancel.signal : AbortSignal.any([options.signal, cancel.signal]);
   const perModule = await Promise.all(
     LOOKUP_MODULES.map(async (module) => {
       const filter = Object.fromEntries(PHONE_FIELDS[module].map((field) => [field, { like: pattern }]));
       const records: PhoneRecord[] = [];
       let pages = 0;
-      for await (const page of client.listPages(module, { filter, operator: 'or', fields: lookupFields(module), pageSize }, options.signal)) {
-        records.push(...page.map((record) => phoneRecordFrom(module, record)));
-        pages += 1;
-        if (pages >= maxPages) {
-          break;
+      try {
+        for await (const page of client.listPages(module, { filter, operator: 'or', fields: lookupFields(module), pageSize }, signal)) {
+          records.push(...page.map((record) => phoneRecordFrom(module, record)));
+          pages += 1;
+          if (pages >= maxPages) {
+            break;
+          }
         }
+      } catch (error) {
+        cancel.abort();
+        throw error;
       }
       return records;
     }),

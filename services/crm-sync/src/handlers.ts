@@ -18,9 +18,6 @@ import type { CallLog } from './calls/call-log.js';
 import type { CallLogger } from './calls/call-logger.js';
 import type { CallerLookup } from './lookup/caller-lookup.js';
 
-// The summary of the caller's last call is a nicety: it must not hold up the answer.
-const SUMMARY_TIMEOUT_MS = 200;
-
 export interface HandlerDependencies {
   bus: Bus;
   lookup: CallerLookup;
@@ -99,7 +96,7 @@ export function lookupRequestHandler(deps: HandlerDependencies) {
       return { v: 1, status: 'unavailable', number: result.number.e164, matches: [], error: result.error };
     }
     const best = result.matches[0];
-    const summary = best === undefined ? undefined : await lastSummary(deps.callLog, best.record.module, best.record.id, deps.logger);
+    const summary = best === undefined ? undefined : deps.callLog.lastSummary(best.record.module, best.record.id)?.summary.slice(0, 4096);
     return {
       v: 1,
       status: 'ok',
@@ -109,22 +106,6 @@ export function lookupRequestHandler(deps: HandlerDependencies) {
       ...(summary === undefined ? {} : { lastCallSummary: summary }),
     };
   };
-}
-
-async function lastSummary(callLog: CallLog, module: string, id: string, logger: Logger): Promise<string | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), SUMMARY_TIMEOUT_MS);
-  });
-  try {
-    const stored = await Promise.race([callLog.lastSummary(module, id), timeout]);
-    return stored?.summary.slice(0, 4096);
-  } catch (error) {
-    logger.warn({ err: error }, 'last call summary not read');
-    return undefined;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export function callCompletedHandler(deps: HandlerDependencies) {

@@ -174,6 +174,7 @@ export async function startCrmSync(options: CrmSyncOptions): Promise<CrmSync> {
       keeper.stop();
       await sync.stop();
       await index.close();
+      callLog.close();
     },
   };
 }

@@ -79,7 +79,10 @@ describe('AI conversations', () => {
     expect(summary).toMatchObject({ callId: LINKEDID, pbx: 'pbx1', extension: '101', conversationId: event.conversationId, successful: 'success', recordId, title: 'Cooler repair visit confirmed' });
 
     // The next lookup of this caller carries the summary, for the AI's greeting.
-    const reply = await harness.bus.request(CallerLookupRequest, CallerLookupReply, { v: 1, number: '+14155550142', requestedBy: 'webhook-ingress' }, 5000);
+    const reply = await waitFor(async () => {
+      const answer = await harness.bus.request(CallerLookupRequest, CallerLookupReply, { v: 1, number: '+14155550142', requestedBy: 'webhook-ingress' }, 5000);
+      return answer.lastCallSummary === undefined ? undefined : answer;
+    }, 'a lookup with the last call summary');
     expect(reply.matches[0]?.id).toBe(RENEE);
     expect(reply.lastCallSummary).toBe(event.summary);
   });

@@ -123,6 +123,7 @@ describe('rpc.crm.lookup', () => {
 
   it('answers "no match" as a result, not an error', async () => {
     const reply = await harness.bus.request(CallerLookupRequest, CallerLookupReply, { v: 1, number: '+1 555 010 0444', requestedBy: 'agent-7' }, 5000);
+    expect(reply.error).toBeUndefined();
     expect(reply).toMatchObject({ status: 'ok', matches: [], source: 'live' });
   });
 

@@ -1,6 +1,7 @@
 import { Buckets, type CrmModule } from '@cti/contracts';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
+import type { QueuedIterator } from '@nats-io/nats-core';
 
 import { keyToken } from '../ids.js';
 
@@ -32,10 +33,13 @@ const encoder = new TextEncoder();
  * The crm_call_log bucket: one entry per logged call under three keys, by call
  * (`c.<pbx>.<call>`), by Linkedid (`l.<call>.<pbx>`) and by external number
  * (`n.<digits>.<call>.<pbx>`), plus the last AI summary of each CRM record (`s.<module>.<id>`).
- * Entries age out after the retention period.
+ * Entries age out after the retention period. The summaries are mirrored in memory through a
+ * watch, because a caller lookup reads one on every answer and must not wait on NATS for it.
  */
 export class CallLog {
   readonly #kv: KV;
+  readonly #summaries = new Map<string, StoredSummary>();
+  #watch: QueuedIterator<KvWatchEntry> | undefined;
 
   private constructor(kv: KV) {
     this.#kv = kv;
@@ -50,7 +54,27 @@ export class CallLog {
       description: spec.description,
       replicas: options.replicas ?? 1,
     });
-    return new CallLog(kv);
+    const log = new CallLog(kv);
+    await log.#watchSummaries();
+    return log;
+  }
+
+  async #watchSummaries(): Promise<void> {
+    const watch = await this.#kv.watch({ key: 's.>' });
+    this.#watch = watch;
+    void (async () => {
+      for await (const entry of watch) {
+        if (entry.operation === 'PUT') {
+          this.#summaries.set(entry.key, entry.json<StoredSummary>());
+        } else {
+          this.#summaries.delete(entry.key);
+        }
+      }
+    })().catch(() => undefined);
+  }
+
+  close(): void {
+    this.#watch?.stop();
   }
 
   async record(entry: CallLogEntry): Promise<void> {
@@ -82,9 +106,9 @@ export class CallLog {
     await this.#kv.put(`s.${module}.${keyToken(id)}`, encoder.encode(JSON.stringify(summary)));
   }
 
-  async lastSummary(module: string, id: string): Promise<StoredSummary | undefined> {
-    const entry = await this.#kv.get(`s.${module}.${keyToken(id)}`);
-    return entry === null || entry.operation !== 'PUT' ? undefined : entry.json<StoredSummary>();
+  /** The last AI summary of a CRM record, from memory. */
+  lastSummary(module: string, id: string): StoredSummary | undefined {
+    return this.#summaries.get(`s.${module}.${keyToken(id)}`);
   }
 
   async #list(filter: string): Promise<CallLogEntry[]> {
