@@ -24,7 +24,7 @@ try {
   await setup.service.sync.fullSync();
   const numbers = Array.from({ length: 1000 }, (_value, index) => generatedNumber((index * 7919) % contacts));
 
-  // Warm-up, then the lookups crm-sync answers in process (call.ringing, RPC handler).
+  // Warm-up, then the lookups crm-sync makes in process (call.ringing, RPC handler).
   for (let index = 0; index < 2000; index += 1) {
     await setup.service.lookup.lookup(numbers[index % numbers.length] ?? '');
   }
@@ -34,7 +34,7 @@ try {
     const result = await setup.service.lookup.lookup(numbers[index % numbers.length] ?? '');
     indexTimes.push(performance.now() - started);
     if (result.status !== 'ok' || result.source !== 'index' || result.matches.length !== 1) {
-      throw new Error(`lookup ${index} was not answered from the index`);
+      throw new Error(`lookup ${index} did not come from the index`);
     }
   }
 

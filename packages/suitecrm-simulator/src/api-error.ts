@@ -1,5 +1,5 @@
 /**
- * An error the V8 API answers with. SuiteCRM uses status 400 for nearly everything, with
+ * An error response of the V8 API. SuiteCRM uses status 400 for nearly everything, with
  * `{"errors":{"status":400,"title":null,"detail":"..."}}` (one object, not the JSON:API array).
  * Errors found while reading the request parameters go out as `application/json`; errors raised
  * inside the controllers (record not found, database failure) as `application/vnd.api+json`.

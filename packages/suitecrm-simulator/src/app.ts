@@ -9,7 +9,7 @@ import { applyAttributes, checkAttributes, defaultsFor, stampRow } from './save.
 import { buildSchema, type LinkDefinition, type ModuleDefinition } from './schema.js';
 import { encodeForResponse } from './text.js';
 
-/** What a V8 route answers: a JSON document, pretty-printed as SuiteCRM does. */
+/** Response of a V8 route: a JSON document, pretty-printed as SuiteCRM does. */
 export interface ApiResult {
   status: number;
   document: unknown;

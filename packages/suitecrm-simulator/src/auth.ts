@@ -27,7 +27,7 @@ export interface TokenEndpointResult {
   body: Record<string, unknown>;
 }
 
-/** What SuiteCRM answers when a bearer token is refused; only the hint differs. */
+/** Result of a bearer token check; SuiteCRM's refusals differ only in the hint. */
 export type BearerCheck = { ok: true; userId: string } | { ok: false; hint: string };
 
 function base64url(value: string | Buffer): string {
@@ -45,7 +45,7 @@ function oauthError(status: number, error: string, description: string, hint?: s
 
 /**
  * SuiteCRM's OAuth2 server (league/oauth2-server 8.4) as the recordings show it: tokens last
- * 3600 s whatever the client says, an unknown client id is a 500, a wrong password is echoed in a
+ * 3600 s whatever the client is configured with, an unknown client id is a 500, a wrong password is echoed in a
  * 500, and an expired token is refused with the same hint as a forged one.
  */
 export class OAuthServer {
@@ -55,7 +55,7 @@ export class OAuthServer {
   readonly #refreshTokens = new Map<string, { clientId: string; userId: string; used: boolean }>();
   readonly #key = randomBytes(32);
   readonly #clock: () => number;
-  /** Lifetime the tokens really have; the response always says 3600 s, as SuiteCRM's does. */
+  /** Lifetime the tokens really have; the response always gives 3600 s, as SuiteCRM's does. */
   tokenLifetimeSeconds: number;
   /** Tokens issued so far, for tests that count token requests. */
   issued = 0;
@@ -182,7 +182,7 @@ export class OAuthServer {
     }
   }
 
-  /** Makes every issued token expire now; SuiteCRM then answers with the "could not be verified" hint. */
+  /** Makes every issued token expire now; SuiteCRM then refuses them with the "could not be verified" hint. */
   expireAll(): void {
     const now = this.#clock();
     for (const issued of this.#tokens.values()) {

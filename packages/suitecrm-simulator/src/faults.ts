@@ -1,4 +1,4 @@
-/** Which requests a fault applies to. */
+/** Selector of the requests a fault applies to. */
 export interface FaultMatch {
   method?: string;
   /** Route template, e.g. `POST module` or `GET module/{module}`; a RegExp is tested against it. */
@@ -8,9 +8,9 @@ export interface FaultMatch {
 /**
  * A fault the simulator injects:
  * - `status`: answer with this status (e.g. 503 or 429) instead of handling the request;
- * - `drop`: close the connection without an answer, `before` handling or `after` it (the record is
+ * - `drop`: close the connection without a response, `before` handling or `after` it (the record is
  *   created, then the connection dies: a crash between the create and its response);
- * - `stall`: handle the request, then never answer (the client's timeout or crash ends it);
+ * - `stall`: handle the request, then never respond (the client's timeout or crash ends it);
  * - `delayMs`: add this much time before answering.
  */
 export interface Fault extends FaultMatch {
@@ -70,12 +70,12 @@ export class Faults {
     return this.add({ ...options, status: 429, retryAfter: String(options.retryAfterSeconds), times: options.times ?? 1 });
   }
 
-  /** The next `times` creates are stored, then the connection is closed before the answer. */
+  /** The next `times` creates are stored, then the connection is closed before the response. */
   dropAfterCreate(options: { times?: number } = {}): () => void {
     return this.add({ method: 'POST', route: 'POST module', drop: 'after', times: options.times ?? 1 });
   }
 
-  /** The next `times` creates are stored and then never answered, as if SuiteCRM hung after the insert. */
+  /** The next `times` creates are stored and never get a response, as if SuiteCRM hung after the insert. */
   stallAfterCreate(options: { times?: number } = {}): () => void {
     return this.add({ method: 'POST', route: 'POST module', stall: true, times: options.times ?? 1 });
   }

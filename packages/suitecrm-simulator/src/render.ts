@@ -104,7 +104,7 @@ export function renderRecord(
   }
   const attributes = renderAttributes(context, definition, row, options.fields);
   if (options.mutation === 'update' && 'parent_name' in attributes) {
-    // An update answers with the bean as saved, before SuiteCRM fills in the parent's name.
+    // An update returns the bean as saved, before SuiteCRM fills in the parent's name.
     attributes['parent_name'] = '';
   }
   return { type: definition.beanName, id: row.id, attributes, relationships };

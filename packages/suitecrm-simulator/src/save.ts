@@ -33,7 +33,10 @@ function storedText(definition: ModuleDefinition, field: string, value: unknown)
   if (value === null || value === undefined) {
     return null;
   }
-  const text = typeof value === 'string' ? value : typeof value === 'boolean' ? (value ? '1' : '0') : String(value);
+  let text = String(value);
+  if (typeof value === 'boolean') {
+    text = value ? '1' : '0';
+  }
   const cleaned = toUtf8mb3(cleanHtml(text));
   if (definition.textFields.has(field)) {
     return cutBytes(cleaned, TEXT_MAX_BYTES);
@@ -74,7 +77,13 @@ export function applyAttributes(
       if (field === 'date_start') {
         dateStart = parsed;
       }
-      values[field] = parsed.kind === 'db' || parsed.kind === 'user' ? parsed.value : parsed.kind === 'invalid-calendar' ? ZERO_DATE : null;
+      if (parsed.kind === 'db' || parsed.kind === 'user') {
+        values[field] = parsed.value;
+      } else if (parsed.kind === 'invalid-calendar') {
+        values[field] = ZERO_DATE;
+      } else {
+        values[field] = null;
+      }
       continue;
     }
     values[field] = storedText(definition, field, value);

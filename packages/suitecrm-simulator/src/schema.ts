@@ -7,7 +7,7 @@ import { RECORDED_FIELD_META, RECORDED_TEMPLATES, type AttributeTemplate } from 
  *   overwrites the call's parent, as SuiteCRM's account_calls relationship does);
  * - `children`: rows of another module whose parent_type/parent_id point at the source (Calls `notes`);
  * - `column`: an id column of the source row (Notes `contact`, Calls `assigned_user_link`);
- * - `other`: a link the simulator knows by name but keeps in a table of its own.
+ * - `other`: a link the simulator accepts by name but keeps in a table of its own.
  */
 export type LinkDefinition =
   | { kind: 'table'; table: string; relatedModule: string; own: 'left' | 'right' }

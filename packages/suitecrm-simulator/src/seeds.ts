@@ -205,7 +205,7 @@ export const RECORDED_LOOKUP_CASES: LookupCase[] = [
   { number: '+442079460018', expected: [{ module: 'Contacts', id: 'f1f565ca-0bc4-a9d7-f0fa-6b1314309439', field: 'phone_mobile' }, { module: 'Accounts', id: 'b2c41f07-5d3e-8a19-0c6b-6b1314a1c0de', field: 'phone_alternate' }] },
   { number: '+15550100008', expected: [{ module: 'Contacts', id: '88a800f4-57bd-bb77-abee-6b13140532cb', field: 'phone_work' }, { module: 'Accounts', id: 'a8805c73-09be-9357-dc5e-6b13140946a8', field: 'phone_office' }] },
   { number: '+15550100009', expected: [{ module: 'Contacts', id: '10d8bd59-552b-7e28-64c2-6b131488ee64', field: 'phone_mobile' }, { module: 'Contacts', id: '187c61da-de80-5301-59fe-6b1314172634', field: 'phone_home' }] },
-  // Kate Kelly holds this number but was deleted: SuiteCRM never returns her.
+  // Kate Kelly has this number but was deleted: SuiteCRM never returns her.
   { number: '+15550100011', expected: [] },
   { number: '+15550100012', expected: [{ module: 'Contacts', id: '1fdae31c-d2f8-4459-4e76-6b1314ab9616', field: 'phone_work' }] },
   { number: '+15550100013', expected: [{ module: 'Contacts', id: '1fdae31c-d2f8-4459-4e76-6b1314ab9616', field: 'phone_mobile' }] },
@@ -218,8 +218,8 @@ export const RECORDED_LOOKUP_CASES: LookupCase[] = [
   { number: '+15550100202', expected: [{ module: 'Leads', id: 'e8f24a3a-806b-1d4c-3f9e-6b1314d4f301', field: 'phone_work' }] },
   { number: '+15550100203', expected: [{ module: 'Leads', id: 'f9a35b4b-917c-2e5d-40af-6b1314e50412', field: 'phone_home' }] },
   { number: '+15550100204', expected: [{ module: 'Leads', id: '469e918d-ea3a-636b-fc98-6b13146b5d19', field: 'phone_other' }] },
-  // Liam Lopez's "+1 (555) 010-0012 x34" holds these digits in order: SuiteCRM's LIKE finds him,
-  // the digit re-check must not.
+  // Liam Lopez's "+1 (555) 010-0012 x34" contains these digits in order: SuiteCRM's LIKE finds
+  // him, the digit re-check must not.
   { number: '+15550100123', expected: [] },
   { number: '+15550109999', expected: [] },
 ];

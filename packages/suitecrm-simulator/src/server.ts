@@ -23,7 +23,7 @@ export interface RecordedRequest {
 export interface HttpOptions {
   host?: string;
   port?: number;
-  /** Path SuiteCRM is installed under: `` for SuiteCRM 7, `/legacy` to answer like SuiteCRM 8. */
+  /** Path SuiteCRM is installed under: `` for SuiteCRM 7, `/legacy` to respond like SuiteCRM 8. */
   basePath?: string;
   latency?: LatencyModel;
   /** Serves `/__simulator/faults` so another process can inject faults. */
@@ -61,7 +61,7 @@ function readBody(request: IncomingMessage): Promise<string> {
   });
 }
 
-/** SuiteCRM can only read a JSON body when the request says it is JSON. */
+/** SuiteCRM can only read a JSON body when the request's Content-Type declares JSON. */
 function parseJsonBody(contentType: string | undefined, text: string): unknown {
   if (contentType === undefined || !/json/i.test(contentType)) {
     return undefined;
@@ -150,7 +150,7 @@ export class SimulatorHttp {
 
     const base = `${this.#options.basePath ?? ''}/Api/`;
     if (!url.pathname.startsWith(base)) {
-      // What a SuiteCRM 8 site answers at /Api when the API lives under /legacy.
+      // What a SuiteCRM 8 site returns at /Api when the API lives under /legacy.
       this.#send(response, 404, '<!DOCTYPE html><html><body><h1>Not Found</h1></body></html>', 'text/html; charset=UTF-8');
       return;
     }
@@ -213,7 +213,7 @@ export class SimulatorHttp {
     const { response } = input;
     const finish = (status: number, body: string, contentType: string, headers: Record<string, string> = {}): number => {
       if (input.stall) {
-        // Keep the connection open without an answer; close() destroys it.
+        // Keep the connection open without a response; close() destroys it.
         return status;
       }
       if (input.drop) {

@@ -30,7 +30,7 @@ export interface SimulatorOptions extends HttpOptions {
   users?: LoginUser[];
   /** Custom fields per module, e.g. `{ Calls: ['ai_summary_c'] }`, listed in the field metadata. */
   customFields?: Record<string, readonly string[]>;
-  /** How long tokens really stay valid, in s; responses always say 3600. */
+  /** How long tokens really stay valid, in s; responses always give 3600. */
   tokenLifetimeSeconds?: number;
 }
 
@@ -62,8 +62,12 @@ export async function startSuiteCrmSimulator(options: SimulatorOptions = {}): Pr
   }
 
   const seed = options.seed ?? 'recorded';
-  if (seed !== 'empty') {
-    applySeed(app, seed === 'recorded' ? RECORDED_SEED : seed === 'demo' ? DEMO_SEED : seed, clock());
+  if (seed === 'recorded') {
+    applySeed(app, RECORDED_SEED, clock());
+  } else if (seed === 'demo') {
+    applySeed(app, DEMO_SEED, clock());
+  } else if (seed !== 'empty') {
+    applySeed(app, seed, clock());
   }
 
   const faults = new Faults(clock);

@@ -44,7 +44,7 @@ export interface SuiteCrmClientOptions {
   /** First backoff delay, doubled per retry, with jitter; default 250 ms. */
   retryBaseDelayMs?: number;
   /**
-   * Longest wait between two attempts, default 10 000 ms. A longer Retry-After or an open
+   * Maximum wait between two attempts, default 10 000 ms. A longer Retry-After or an open
    * circuit ends the call with the error instead, so a queue consumer can retry it later.
    */
   retryMaxDelayMs?: number;
@@ -152,7 +152,7 @@ export class SuiteCrmClient {
     return this.#breaker.state;
   }
 
-  /** Gets a token now (start-up check); throws what the token endpoint answered. */
+  /** Gets a token now, as a start-up check; rejects with the token endpoint's error. */
   async authenticate(): Promise<void> {
     await this.#tokens.getToken();
   }
@@ -207,9 +207,9 @@ export class SuiteCrmClient {
   }
 
   /**
-   * Creates a record. With `id` (a UUID the caller chose) SuiteCRM stores the record under that
-   * id and answers "already exist" to a second create, so the call is retried like a read; without
-   * one it is sent again only when it cannot have reached SuiteCRM.
+   * Creates a record. With `id` (a UUID the caller chose), SuiteCRM stores the record under that
+   * id and rejects a second create with "already exist", so the call is retried like a read.
+   * Without one, it is sent again only when it cannot have reached SuiteCRM.
    */
   async create(module: string, attributes: Record<string, unknown>, options: { id?: string; signal?: AbortSignal } = {}): Promise<CrmRecord> {
     const document = await this.#call({
@@ -223,7 +223,7 @@ export class SuiteCrmClient {
     return readSingle(document);
   }
 
-  /** Changes only the attributes given (SuiteCRM answers 201 with the whole record). */
+  /** Changes only the attributes given (SuiteCRM returns 201 with the whole record). */
   async update(module: string, id: string, attributes: Record<string, unknown>, signal?: AbortSignal): Promise<CrmRecord> {
     const document = await this.#call({
       method: 'PATCH',
@@ -306,7 +306,7 @@ export class SuiteCrmClient {
         if (!(error instanceof SuiteCrmError)) {
           throw error;
         }
-        // A retry stopped by the circuit the earlier attempts opened: the earlier error says more.
+        // The earlier attempts opened the circuit that stopped this retry; their error is more useful.
         if (error.code === SuiteCrmErrorCode.CIRCUIT_OPEN && previous !== undefined) {
           throw previous;
         }
@@ -385,7 +385,7 @@ export class SuiteCrmClient {
     if (response.status >= 200 && response.status < 300) {
       const parsed = parseJsonLenient(response.text);
       if (parsed === undefined) {
-        throw new SuiteCrmError(SuiteCrmErrorCode.RESPONSE_INVALID, `SuiteCRM answered ${call.route} with a body that is not JSON`, {
+        throw new SuiteCrmError(SuiteCrmErrorCode.RESPONSE_INVALID, `SuiteCRM returned a body that is not JSON for ${call.route}`, {
           status: response.status,
           retryable: true,
         });
@@ -420,7 +420,7 @@ export class SuiteCrmClient {
     } catch (error) {
       const outcome = error instanceof SuiteCrmError && error.code === SuiteCrmErrorCode.TIMEOUT ? 'timeout' : 'network';
       this.#options.observer?.requestFinished?.({ route: call.route, outcome, durationMs: performance.now() - started });
-      // A caller that gave up (its own deadline) says nothing about the CRM's health.
+      // A caller that gave up at its own deadline is no sign of the CRM's health.
       if (call.signal?.aborted === true) {
         this.#breaker.neutral();
       } else {

@@ -44,7 +44,7 @@ export const suitecrmFields = {
     default: 250,
   }),
   suitecrmRetryMaxDelayMs: env.integer({ minimum: 1 })('SUITECRM_RETRY_MAX_DELAY_MS', {
-    description: 'longest wait between two SuiteCRM attempts, in ms; a longer Retry-After hands the work back to the queue',
+    description: 'maximum wait between two SuiteCRM attempts, in ms; a longer Retry-After hands the work back to the queue',
     default: 10_000,
   }),
   suitecrmCircuitFailures: env.integer({ minimum: 1 })('SUITECRM_CIRCUIT_FAILURES', {

@@ -1,6 +1,6 @@
 /**
  * SuiteCRM's V8 API stores `date_start` only when it is sent as `Y-m-d H:i:s` in UTC: every ISO
- * 8601 form answers 201 and stores NULL. Responses show ISO 8601 with the seconds zeroed.
+ * 8601 form returns 201 and stores NULL. Responses show ISO 8601 with the seconds zeroed.
  */
 
 function pad(value: number, width = 2): string {

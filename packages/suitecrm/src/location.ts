@@ -1,6 +1,6 @@
 import { SuiteCrmError, SuiteCrmErrorCode } from './errors.js';
 
-/** Where the V8 API of one SuiteCRM lives, worked out from SUITECRM_URL. */
+/** Location of the V8 API of one SuiteCRM, worked out from SUITECRM_URL. */
 export interface ApiLocation {
   /** Scheme, host and port. */
   origin: string;
@@ -8,8 +8,8 @@ export interface ApiLocation {
   sitePath: string;
   /**
    * API path prefixes to try in order, e.g. `/Api` (SuiteCRM 7) then `/legacy/Api` (SuiteCRM 8,
-   * whose V8 API is the bundled SuiteCRM 7 under `/legacy`). The first that answers the token
-   * endpoint with JSON is used from then on.
+   * whose V8 API is the bundled SuiteCRM 7 under `/legacy`). The first whose token endpoint
+   * returns JSON is used from then on.
    */
   candidates: string[];
 }

@@ -24,7 +24,7 @@ export function lookupFields(module: CrmModule): string[] {
   return [...NAME_FIELDS[module], ...PHONE_FIELDS[module]];
 }
 
-/** What the phone index keeps of one CRM record. */
+/** Phone index entry of one CRM record. */
 export interface PhoneRecord {
   module: CrmModule;
   id: string;
@@ -113,9 +113,9 @@ function compare(left: RankedMatch, right: RankedMatch): number {
 }
 
 /**
- * Ranks the records that hold a number, best first, one entry per record: exact numbers before
- * numbers with an extension, then Contacts, Accounts, Leads (converted leads last), then mobile
- * before work before other fields, then the most recently changed record.
+ * Ranks the records that hold a number, best first, one entry per record. Exact numbers come
+ * before numbers with an extension, then Contacts, Accounts, Leads (converted leads last), then
+ * mobile before work before other fields, then the most recently changed record.
  */
 export function rankMatches(candidates: readonly { record: PhoneRecord; matches: readonly FieldMatch[] }[]): RankedMatch[] {
   const best = new Map<string, RankedMatch>();
@@ -146,9 +146,9 @@ export function toCallerMatch(match: RankedMatch, recordUrl: (module: string, id
 }
 
 /**
- * SQL LIKE pattern with `%` around every digit of the national number: it finds the number in
- * any formatting (`(555) 010-0002`, `+1 555 010 0002`, `555.010.0002`), and also strings that
- * merely contain those digits in order, so every hit is checked again.
+ * SQL LIKE pattern with `%` around every digit of the national number. It finds the number in
+ * any formatting (`(555) 010-0002`, `+1 555 010 0002`, `555.010.0002`). It also finds strings
+ * that merely contain those digits in order, so every hit is checked again.
  */
 export function digitWildcardPattern(target: NormalizedNumber): string {
   return `%${target.nationalNumber.split('').join('%')}%`;
@@ -165,7 +165,7 @@ export interface LiveLookupOptions {
 
 /**
  * Searches Contacts, Accounts and Leads in SuiteCRM for a number, whatever format it is stored
- * in: one OR-filtered LIKE query per module, then every hit re-checked on its normalised digits.
+ * in. It sends one OR-filtered LIKE query per module and re-checks every hit on its digits.
  */
 export async function liveLookup(
   client: SuiteCrmClient,

@@ -99,8 +99,8 @@ export function normalizePhoneNumber(raw: string, options: PhoneOptions): Normal
   if (direct !== undefined) {
     return direct;
   }
-  // `00` is the international prefix in most of the world; a number such as `001 555 010 0006`
-  // typed in a region whose own prefix is `011` still means +1 555 010 0006.
+  // `00` is the international prefix in most of the world. So `001 555 010 0006` means
+  // +1 555 010 0006 even in a region whose own prefix is `011`.
   const compact = text.replace(/[^\d+]/g, '');
   if (compact.startsWith('00')) {
     const international = tryParse(`+${text.replace(/^\s*00/, '')}`, region);

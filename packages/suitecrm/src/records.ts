@@ -18,15 +18,15 @@ export interface ListResult {
 export type FilterOperator = 'eq' | 'neq' | 'gt' | 'gte' | 'lt' | 'lte' | 'like';
 
 export interface ListParams {
-  /** `filter[field][op]=value`; SuiteCRM knows only these seven operators. */
+  /** `filter[field][op]=value`. SuiteCRM supports only these seven operators. */
   filter?: Record<string, Partial<Record<FilterOperator, string>>>;
   /** Joins every field condition; SuiteCRM cannot mix AND and OR groups. */
   operator?: 'and' | 'or';
   /** Sparse fieldset; SuiteCRM returns them in its own field order. */
   fields?: readonly string[];
   /**
-   * Always sent: without `page[size]` SuiteCRM silently caps a list at 20 records and says
-   * nothing about the rest.
+   * Always sent: without `page[size]` SuiteCRM silently caps a list at 20 records and gives no
+   * sign of the rest.
    */
   pageSize: number;
   /** 1-based. */
@@ -86,8 +86,8 @@ export function readList(document: unknown): ListResult {
   return { records: data.map(readRecord), totalPages: typeof totalPages === 'number' ? totalPages : undefined };
 }
 
-// Brackets stay literal, as SuiteCRM's own links write them; values are percent-encoded, so a
-// `+` travels as %2B (PHP would read a literal `+` as a space) and `%` wildcards as %25.
+// Brackets stay literal, as SuiteCRM's own links write them. Values are percent-encoded: a `+`
+// travels as %2B, because PHP reads a literal `+` as a space, and a `%` wildcard as %25.
 function pair(key: string, value: string): string {
   return `${key}=${encodeURIComponent(value)}`;
 }

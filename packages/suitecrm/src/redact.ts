@@ -4,7 +4,7 @@ const REDACTED = '[REDACTED]';
 const MAX_DETAIL_LENGTH = 300;
 
 // SuiteCRM's OAuth2 server echoes the submitted password ("The password is invalid: <password>")
-// and the user name; the rest of the sentence is kept so the operator still sees what failed.
+// and the user name. Only the echoed value is replaced, so the operator still sees what failed.
 const ECHOED_CREDENTIALS = [/(the password is invalid:\s*).*/gi, /(no user found with this username:\s*).*/gi];
 
 const JWT = /\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
@@ -18,7 +18,7 @@ const PHONE_LIKE = /\+?\d[\d ().-]{5,}\d/g;
 /**
  * Returns SuiteCRM error text fit for a log line: known secrets, echoed passwords and user
  * names, tokens and phone numbers are replaced, white space is collapsed and the text is cut
- * to 300 characters. UUIDs (record ids) are kept, because they say which record failed.
+ * to 300 characters. UUIDs (record ids) are kept, because they identify the failed record.
  */
 export function redactCrmText(text: string, secrets: readonly (string | undefined)[] = []): string {
   let result = text;

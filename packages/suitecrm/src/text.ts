@@ -32,7 +32,7 @@ function safeCodePoint(value: number): string | undefined {
   return Number.isInteger(value) && value > 0 && value <= 0x10ffff ? String.fromCodePoint(value) : undefined;
 }
 
-// Control characters other than tab and newline, built from code points so the source holds none.
+// Control characters other than tab and newline, built from code points so the source contains none.
 const CONTROL_CHARACTERS = new RegExp(`[${String.fromCharCode(0)}-${String.fromCharCode(8)}${String.fromCharCode(11)}${String.fromCharCode(12)}${String.fromCharCode(14)}-${String.fromCharCode(31)}${String.fromCharCode(127)}]`, 'g');
 
 /**

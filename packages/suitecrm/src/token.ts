@@ -136,7 +136,7 @@ export class TokenManager {
         return await this.#request({ grant_type: 'refresh_token', client_id: credentials.clientId, client_secret: credentials.clientSecret, refresh_token: refreshToken });
       } catch (error) {
         // An expired or revoked refresh token: log in with the password again.
-        this.#options.logger?.info({ code: error instanceof SuiteCrmError ? error.code : undefined }, 'suitecrm refresh token refused, using the password grant');
+        this.#options.logger?.info({ code: error instanceof SuiteCrmError ? error.code : undefined }, 'suitecrm refresh token rejected, using the password grant');
       }
     }
     if (credentials.grantType === 'password') {

@@ -95,7 +95,7 @@ export class HttpTransport {
       error instanceof undiciErrors.BodyTimeoutError ||
       error instanceof undiciErrors.ConnectTimeoutError;
     if (isTimeout) {
-      return new SuiteCrmError(SuiteCrmErrorCode.TIMEOUT, 'SuiteCRM did not answer in time', {
+      return new SuiteCrmError(SuiteCrmErrorCode.TIMEOUT, 'SuiteCRM request timed out', {
         cause: error,
         retryable: true,
         requestSent: sent,

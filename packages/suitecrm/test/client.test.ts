@@ -62,7 +62,7 @@ describe('SuiteCrmClient tokens', () => {
     expect(client.tokenState().status).toBe('expiring');
     await client.currentUser();
     expect(tokenRequests(simulator)).toBe(2);
-    // No request went out with the old token, so SuiteCRM never answered 401.
+    // No request went out with the old token, so SuiteCRM never returned 401.
     expect(simulator.requests.filter((request) => request.status === 401)).toHaveLength(0);
   });
 

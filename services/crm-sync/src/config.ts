@@ -27,7 +27,7 @@ const lookupFields = {
     default: 10_000,
   }),
   liveLookupTimeoutMs: env.integer({ minimum: 50 })('CRM_LIVE_LOOKUP_TIMEOUT_MS', {
-    description: 'time a live SuiteCRM query may take before the lookup answers "unavailable", in ms',
+    description: 'time a live SuiteCRM query may take before the lookup returns "unavailable", in ms',
     default: 2000,
   }),
   ringingMaxAgeSeconds: env.integer({ minimum: 1 })('CRM_RINGING_MAX_AGE_SECONDS', {
@@ -42,7 +42,7 @@ const callFields = {
     optional: true,
   }),
   userCacheSeconds: env.integer({ minimum: 0 })('CRM_USER_CACHE_SECONDS', {
-    description: 'seconds an extension-to-user answer from SuiteCRM is reused',
+    description: 'seconds an extension-to-user result from SuiteCRM is reused',
     default: 600,
   }),
   logInternalCalls: env.boolean()('CRM_LOG_INTERNAL_CALLS', {

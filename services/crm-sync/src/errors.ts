@@ -16,7 +16,7 @@ export class CrmSyncError extends CtiError<(typeof CrmSyncErrorCode)[keyof typeo
   }
 }
 
-// SuiteCRM answers that retrying the same message cannot change: the request itself is wrong.
+// SuiteCRM errors that retrying the same message cannot change: the request itself is wrong.
 const REJECTED = new Set<string>([SuiteCrmErrorCode.BAD_REQUEST, SuiteCrmErrorCode.FIELD_UNKNOWN, SuiteCrmErrorCode.ACCESS_DENIED]);
 
 /**

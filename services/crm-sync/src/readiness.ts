@@ -28,7 +28,7 @@ export function crmReadiness(bus: Bus, client: SuiteCrmClient): ReadinessCheck[]
 
 /**
  * Keeps a SuiteCRM token: gets one at start and renews it before it expires, even while no
- * call comes in, so readiness tells the truth about the CRM and the first call after a quiet
+ * call comes in, so readiness reports the CRM's real state and the first call after a quiet
  * hour does not wait for a token.
  */
 export function startTokenKeeper(options: { client: SuiteCrmClient; logger: Logger; intervalMs: number }): { stop: () => void } {

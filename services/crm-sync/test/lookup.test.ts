@@ -47,7 +47,7 @@ describe('phone index', () => {
     try {
       expect(second.service.index.size).toEqual(instance.service.index.size);
       const result = await second.service.lookup.lookup('(555) 010-0005');
-      expect(result.status === 'ok' && result.source).toBe('index');
+      expect(result).toMatchObject({ status: 'ok', source: 'index' });
     } finally {
       await second.stop();
     }
@@ -75,7 +75,7 @@ describe('phone index', () => {
     await instance.service.sync.incrementalSync();
     const result = await instance.service.lookup.lookup('+15550100888');
     expect(result).toMatchObject({ status: 'ok', source: 'index' });
-    expect(result.status === 'ok' && result.matches[0]?.record.name).toBe('Nina New');
+    expect(result.status === 'ok' ? result.matches[0]?.record.name : undefined).toBe('Nina New');
   });
 
   it('drops records deleted in SuiteCRM at the next full sync', async () => {
@@ -93,7 +93,7 @@ describe('phone index', () => {
     try {
       const result = await instance.service.lookup.lookup('+15550100555');
       expect(result).toMatchObject({ status: 'unavailable', error: { code: 'CTI_ERR_CRM_UNAVAILABLE' } });
-      // Known numbers are still answered from memory.
+      // Known numbers are still looked up in memory.
       expect(await instance.service.lookup.lookup('+15550100005')).toMatchObject({ status: 'ok', source: 'index' });
     } finally {
       stop();

@@ -5,7 +5,7 @@ import { clientOptionsFrom, liveLookup, phoneFields, requirePhoneNumber, suitecr
 
 import { UsageError, type Command } from '../command.js';
 
-/** What `cti lookup` reads from the environment: the same variables as crm-sync. */
+/** Settings `cti lookup` reads from the environment: the same variables as crm-sync. */
 export const LookupConfig = defineConfig('cti lookup', { ...suitecrmFields, ...phoneFields }, [suitecrmRules]);
 
 export const lookup: Command = {

@@ -249,8 +249,8 @@ export class AiWriter {
   }
 
   /**
-   * Runs a write with the custom fields; when SuiteCRM no longer knows one of them (removed since
-   * the metadata was read), reads the metadata again and writes without them, so a missing custom
+   * Runs a write with the custom fields. When SuiteCRM rejects one of them (removed since the
+   * metadata was read), it reads the metadata again and writes without them, so a missing custom
    * field never fails the message.
    */
   async #withoutUnknownFields<T>(write: (fields: Record<string, string>) => Promise<T>, fields: Record<string, string>): Promise<T> {
@@ -261,7 +261,7 @@ export class AiWriter {
         throw error;
       }
       this.#fields = undefined;
-      this.#options.logger.warn({ fields: Object.keys(fields) }, 'SuiteCRM refused a custom field its metadata listed, writing without custom fields');
+      this.#options.logger.warn({ fields: Object.keys(fields) }, 'SuiteCRM rejected a custom field its metadata listed, writing without custom fields');
       return write({});
     }
   }

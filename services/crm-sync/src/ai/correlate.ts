@@ -28,7 +28,7 @@ function closest(entries: readonly CallLogEntry[], start: number): CallLogEntry 
   return [...entries].sort((left, right) => Math.abs(Date.parse(left.startedAt) - start) - Math.abs(Date.parse(right.startedAt) - start))[0];
 }
 
-/** Ids that may name the PBX call: the Linkedid the initiation answer set, then SIP call ids. */
+/** Ids that may name the PBX call: the Linkedid the initiation response set, then SIP call ids. */
 export function callIdCandidates(event: AiConversationCompleted, variables: readonly string[]): string[] {
   const ids: string[] = [];
   const add = (value: unknown) => {
@@ -46,7 +46,7 @@ export function callIdCandidates(event: AiConversationCompleted, variables: read
 
 /**
  * Finds the PBX call an AI conversation belongs to:
- * 1. by call id: the Linkedid that the conversation-initiation answer put into the dynamic
+ * 1. by call id: the Linkedid that the conversation-initiation response put into the dynamic
  *    variables (`pbx_linkedid`), a configured variable carrying the SIP header the trunk sends
  *    (`X-CALL-ID` arrives as `system__call_sid`), or the SIP call id itself;
  * 2. by the external number: a logged call with that number (and direction) that overlaps the

@@ -5,7 +5,7 @@ import type { QueuedIterator } from '@nats-io/nats-core';
 
 import { keyToken } from '../ids.js';
 
-/** What crm-sync remembers of a logged PBX call, to attach an AI conversation to it later. */
+/** Entry of a logged PBX call, kept to attach an AI conversation to it later. */
 export interface CallLogEntry {
   pbx: string;
   /** Asterisk Linkedid. */
@@ -34,7 +34,7 @@ const encoder = new TextEncoder();
  * (`c.<pbx>.<call>`), by Linkedid (`l.<call>.<pbx>`) and by external number
  * (`n.<digits>.<call>.<pbx>`), plus the last AI summary of each CRM record (`s.<module>.<id>`).
  * Entries age out after the retention period. The summaries are mirrored in memory through a
- * watch, because a caller lookup reads one on every answer and must not wait on NATS for it.
+ * watch, because every caller lookup reply reads one and must not wait on NATS for it.
  */
 export class CallLog {
   readonly #kv: KV;

@@ -100,7 +100,7 @@ export class CallLogger {
   async #matches(rawExternal: string): Promise<RankedMatch[]> {
     const result = await this.#options.lookup.lookup(rawExternal);
     if (result.status === 'unavailable') {
-      // A call logged without its caller could not be linked later: wait until SuiteCRM answers.
+      // A call logged without its caller could not be linked later: wait until SuiteCRM responds.
       throw new CrmSyncError(CrmSyncErrorCode.LOOKUP_UNAVAILABLE, `caller lookup failed (${result.error.code}): ${result.error.message}`);
     }
     return result.status === 'ok' ? result.matches : [];

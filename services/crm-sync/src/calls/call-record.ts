@@ -21,7 +21,7 @@ const DISPOSITION_TEXT: Record<Disposition, string> = {
   failed: 'failed',
 };
 
-/** A number as people read it (`+1 555-010-0001`), or as received when it does not parse. */
+/** Formats a number as people read it (`+1 555 010 0001`), or returns it as received when it does not parse. */
 export function displayNumber(raw: string, normalized: NormalizedNumber | undefined): string {
   if (normalized === undefined) {
     return raw.trim() === '' ? 'unknown number' : raw.trim();
@@ -43,12 +43,18 @@ export function durationFields(seconds: number): { duration_hours: number; durat
 
 /** `Calls.name`, within SuiteCRM's 50 characters: what happened and with whom. */
 export function callName(event: CallCompleted, who: string): string {
-  const missed = NOT_HELD.has(event.disposition) && event.direction === 'inbound';
-  const verb = missed ? 'Missed call from' : event.direction === 'outbound' ? 'Outbound call to' : event.direction === 'internal' ? 'Internal call with' : 'Inbound call from';
+  let verb = 'Inbound call from';
+  if (NOT_HELD.has(event.disposition) && event.direction === 'inbound') {
+    verb = 'Missed call from';
+  } else if (event.direction === 'outbound') {
+    verb = 'Outbound call to';
+  } else if (event.direction === 'internal') {
+    verb = 'Internal call with';
+  }
   return truncateChars(`${verb} ${who}`, CALL_NAME_MAX_CHARS);
 }
 
-/** The readable summary of a call that goes into `description`. */
+/** Builds the readable summary of a call that goes into `description`. */
 export function callDescription(event: CallCompleted, external: string): string {
   const lines: string[] = [];
   const agent = (extension: string) => `extension ${extension}`;
@@ -94,7 +100,7 @@ export function callAttributes(options: {
     name: cleanTextForSuiteCrm(callName(event, who)),
     direction: event.direction === 'outbound' ? 'Outbound' : 'Inbound',
     status: held ? 'Held' : 'Not Held',
-    // The only format SuiteCRM stores; ISO 8601 answers 201 and stores NULL.
+    // The only format SuiteCRM stores; ISO 8601 returns 201 and stores NULL.
     date_start: toSuiteCrmDateTime(event.startedAt),
     ...durationFields(held ? event.talkSeconds : 0),
     description: callDescription(event, options.external),

@@ -19,7 +19,7 @@ const MAYBE_STORED = new Set<string>([
 /**
  * Creates a record under an id derived from the message, or finds it when an earlier delivery
  * (of this replica, another replica, or a dead-letter replay) already created it:
- * - SuiteCRM's V8 create stores a client-chosen id and answers "already exist" when a record
+ * - SuiteCRM's V8 create stores a client-chosen id and rejects with "already exist" when a record
  *   (live or soft-deleted) has it; two creates that race hit the primary key instead, which
  *   SuiteCRM reports as a database failure;
  * - after any answer that leaves the outcome open, a GET by id tells: found means it exists,

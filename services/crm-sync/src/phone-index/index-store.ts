@@ -56,7 +56,7 @@ export class PhoneIndex {
     this.#logger = logger;
   }
 
-  /** Opens (or creates) the bucket and waits until the mirror holds its current content. */
+  /** Opens (or creates) the bucket and waits until the mirror contains its current content. */
   static async open(options: { js: JetStreamClient; phone: PhoneOptions; logger: Logger; replicas?: number; loadTimeoutMs?: number }): Promise<PhoneIndex> {
     const spec = Buckets.CRM_PHONE_INDEX;
     const kv = await new Kvm(options.js).create(spec.name, {
@@ -116,7 +116,7 @@ export class PhoneIndex {
   }
 
   /**
-   * Writes a record unless the index already holds exactly it. A record without phone numbers
+   * Writes a record unless the index already contains exactly it. A record without phone numbers
    * is removed instead. Returns true when the bucket changed.
    */
   async put(record: PhoneRecord): Promise<boolean> {

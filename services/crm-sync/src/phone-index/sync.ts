@@ -34,11 +34,11 @@ const encoder = new TextEncoder();
 
 /**
  * Keeps the phone index in step with SuiteCRM. A full sync reads every Contact, Account and
- * Lead by keyset pagination on `id` (pages cannot shift while records change) and drops indexed
- * records SuiteCRM no longer returns; between full syncs an incremental sync reads what changed
- * since the last `date_modified` seen. SuiteCRM never lists deleted records, so deletions only
- * reach the index with the next full sync. One replica at a time syncs, holding a lease in the
- * bucket; the others receive the result through their watch.
+ * Lead by keyset pagination on `id`, so pages cannot shift while records change, and drops
+ * indexed records SuiteCRM no longer returns. Between full syncs, an incremental sync reads what
+ * changed since the last `date_modified` seen. SuiteCRM never lists deleted records, so
+ * deletions only reach the index with the next full sync. One replica at a time syncs, holding
+ * a lease in the bucket; the others receive the result through their watch.
  */
 export class IndexSync {
   readonly #options: IndexSyncOptions;
@@ -151,9 +151,9 @@ export class IndexSync {
   }
 
   /**
-   * Reads records changed since a time, as keyset pages on date_modified: each page starts at the
-   * last date seen, so a record changed while the sync runs moves behind the cursor instead of
-   * shifting an unread record onto a page already read. Records seen twice (the minute a page
+   * Reads records changed since a time, as keyset pages on date_modified. Each page starts at the
+   * last date seen. A record changed while the sync runs therefore moves behind the cursor
+   * instead of shifting an unread record onto a page already read. Records seen twice (the minute a page
    * ends in is read again) are written once; a minute with more changes than a page is paged
    * through by number.
    */
