@@ -75,6 +75,8 @@ export async function startCrmSync(options: CrmSyncOptions): Promise<CrmSync> {
   const metrics = options.metrics ?? createMetrics(new Registry());
   const phone = { defaultRegion: config.phoneDefaultRegion, stripPrefixes: config.phoneStripPrefixes };
 
+  // NOTE: both buckets are created with one replica; on a clustered JetStream an operator raises
+  // their replicas by hand until the NATS settings carry a replica count.
   const index = await PhoneIndex.open({ js: bus.js, phone, logger: logger.child({ component: 'phone-index' }) });
   const cache = new LookupCache({ ttlMs: config.lookupCacheTtlSeconds * 1000, maxEntries: config.lookupCacheMaxEntries, clock });
   index.onChange((change) => cache.invalidate(change.numbers));
