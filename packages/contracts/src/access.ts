@@ -17,19 +17,33 @@ export interface DurableConsumerSpec {
 }
 
 export const Consumers = {
+  CRM_SYNC_RINGING: {
+    durable: 'crm-sync-ringing',
+    stream: 'CALLS',
+    filterSubject: 'call.ringing.*.*',
+    service: 'crm-sync',
+    description: 'Ringing agent legs, for the screen-pop lookup',
+  },
   CRM_SYNC_CALLS: {
     durable: 'crm-sync-calls',
     stream: 'CALLS',
-    filterSubject: 'call.>',
+    filterSubject: 'call.completed.*',
     service: 'crm-sync',
-    description: 'Call events for the screen-pop lookup, missed-call detection and the Calls record',
+    description: 'Finished calls, logged once each as a Calls record; missed calls notify their agents',
   },
   CRM_SYNC_AI: {
     durable: 'crm-sync-ai',
     stream: 'AI',
-    filterSubject: 'ai.>',
+    filterSubject: 'ai.conversation.completed',
     service: 'crm-sync',
-    description: 'AI transcripts, audio references and failed AI calls, attached to the CRM',
+    description: 'AI transcripts and summaries, attached to the Calls record of their PBX call',
+  },
+  CRM_SYNC_AI_FAILED: {
+    durable: 'crm-sync-ai-failed',
+    stream: 'AI',
+    filterSubject: 'ai.call.failed',
+    service: 'crm-sync',
+    description: 'Outbound AI calls that could not be set up, logged as Not Held calls',
   },
 } as const satisfies Record<string, DurableConsumerSpec>;
 
@@ -62,6 +76,7 @@ export interface BucketAccessSpec {
 
 export const BucketAccess: Record<BucketKey, BucketAccessSpec> = {
   CRM_PHONE_INDEX: { writers: ['crm-sync'], readers: [] },
+  CRM_CALL_LOG: { writers: ['crm-sync'], readers: [] },
   AI_AUDIO: { writers: ['webhook-ingress'], readers: ['crm-sync'] },
 };
 

@@ -105,6 +105,14 @@ export const Buckets = {
     maxAgeSeconds: 0,
     maxBytes: 512 * MIB,
   },
+  CRM_CALL_LOG: {
+    name: 'crm_call_log',
+    kind: 'kv',
+    description: 'crm-sync: the Calls record of each logged PBX call, by call, Linkedid and external number, for matching AI conversations',
+    // Only recent calls need matching; crm-sync sets the key age from CRM_CALL_LOG_RETENTION_DAYS.
+    maxAgeSeconds: 7 * DAY,
+    maxBytes: 256 * MIB,
+  },
   AI_AUDIO: {
     name: 'ai_audio',
     kind: 'object',

@@ -303,6 +303,21 @@ describe('requests', () => {
   });
 });
 
+/** NATS subject matching of a concrete or wildcard subject against a consumer filter. */
+function subjectMatchesFilter(filter: string, subject: string): boolean {
+  const wanted = filter.split('.');
+  const have = subject.split('.');
+  for (const [index, token] of wanted.entries()) {
+    if (token === '>') {
+      return have.length > index;
+    }
+    if (have[index] === undefined || (token !== '*' && token !== have[index])) {
+      return false;
+    }
+  }
+  return wanted.length === have.length;
+}
+
 describe('durable consumers', () => {
   it.each(Object.values(Consumers).map((consumer) => [consumer.durable, consumer] as const))('%s is created, read and acknowledged by its owner', async (_name, consumer) => {
     const owner = client(consumer.service);
@@ -313,7 +328,12 @@ describe('durable consumers', () => {
       contracts: [],
       deliverPolicy: 'new',
     });
-    const contract = events.find((candidate) => candidate.stream === consumer.stream && candidate.consumedBy.includes(consumer.service));
+    const contract = events.find(
+      (candidate) =>
+        candidate.stream === consumer.stream &&
+        candidate.consumedBy.includes(consumer.service) &&
+        subjectMatchesFilter(consumer.filterSubject, candidate.filter()),
+    );
     if (contract === undefined) {
       throw new Error(`no consumed contract on ${consumer.stream}`);
     }

@@ -1,4 +1,5 @@
 import { Buckets, StreamNames } from '@cti/contracts';
+import type { BucketName } from '@cti/bus';
 import { retentionOverrides } from '@cti/runtime';
 
 import type { Command } from '../command.js';
@@ -15,8 +16,17 @@ export const streamsApply: Command = {
       const retention = retentionOverrides(config);
       await bus.ensureStreams(StreamNames, retention, config.jetstreamReplicas, true);
       const replicas = config.jetstreamReplicas;
-      await bus.ensureKvBucket('CRM_PHONE_INDEX', { retention: retention.CRM_PHONE_INDEX ?? {}, replicas, updateExisting: true });
-      await bus.ensureObjectStore('AI_AUDIO', { retention: retention.AI_AUDIO ?? {}, replicas, updateExisting: true });
+      for (const name of Object.keys(Buckets) as BucketName[]) {
+        // Buckets without a retention setting here (crm_call_log) are sized by their owning
+        // service; the setup job only creates them when missing.
+        const configured = retention[name];
+        const options = { retention: configured ?? {}, replicas, updateExisting: configured !== undefined };
+        if (Buckets[name].kind === 'kv') {
+          await bus.ensureKvBucket(name, options);
+        } else {
+          await bus.ensureObjectStore(name, options);
+        }
+      }
       for (const name of StreamNames) {
         const info = await bus.jsm.streams.info(name);
         io.stdout.write(`${JSON.stringify({ stream: name, maxAgeSeconds: info.config.max_age / 1e9, maxBytes: info.config.max_bytes, replicas: info.config.num_replicas, messages: info.state.messages })}\n`);
