@@ -60,6 +60,8 @@ export interface AmiClientOptions {
   onDisconnect?: (reason: AmiError) => void;
   /** Frames skipped or cut short by the framer. */
   onFault?: (fault: AmiError) => void;
+  /** Asterisk rejected the login; the client retries on the login backoff. */
+  onLoginRejected?: (error: AmiError) => void;
 }
 
 /** The answer to one action: its response and, for list actions, the list items. */
@@ -300,9 +302,11 @@ export class AmiClient {
 
     if (!isSuccess(login.response)) {
       this.#loginRejected = true;
-      throw new AmiError(AmiErrorCode.LOGIN_REJECTED, `AMI login as ${username} rejected: ${login.response.get('Message') ?? 'no reason given'}`, {
+      const error = new AmiError(AmiErrorCode.LOGIN_REJECTED, `AMI login as ${username} rejected: ${login.response.get('Message') ?? 'no reason given'}`, {
         details: { username },
       });
+      this.#options.onLoginRejected?.(error);
+      throw error;
     }
 
     this.#loginRejected = false;

@@ -93,6 +93,14 @@ export const Buckets = {
     maxAgeSeconds: 0,
     maxBytes: 512 * MIB,
   },
+  PBX_ORIGINATE_REQUESTS: {
+    name: 'pbx_originate_requests',
+    kind: 'kv',
+    description: 'ami-bridge click-to-dial request ids and their replies, so a repeated request places no second call',
+    // The default; ami-bridge sets the age from ORIGINATE_IDEMPOTENCY_SECONDS when it creates the bucket.
+    maxAgeSeconds: DAY,
+    maxBytes: 64 * MIB,
+  },
   AI_AUDIO: {
     name: 'ai_audio',
     kind: 'object',
