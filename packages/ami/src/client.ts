@@ -74,10 +74,17 @@ export interface AmiActionResult {
 export interface SendActionOptions {
   timeoutMs?: number;
   actionId?: string;
+  /**
+   * Called with the result at its place in the stream, before any later message is handled
+   * (the promise settles only after the rest of the read). A resync uses it so the channel
+   * list applies before the events that follow it.
+   */
+  onResult?: (result: AmiActionResult) => void;
 }
 
 interface PendingAction {
   action: string;
+  onResult: ((result: AmiActionResult) => void) | undefined;
   resolve: (result: AmiActionResult) => void;
   reject: (error: AmiError) => void;
   timer: NodeJS.Timeout;
@@ -215,7 +222,7 @@ export class AmiClient {
         this.#pending.delete(actionId);
         reject(new AmiError(AmiErrorCode.ACTION_TIMEOUT, `no answer to AMI ${action} within ${timeoutMs} ms`, { details: { action, actionId } }));
       }, timeoutMs);
-      this.#pending.set(actionId, { action, resolve, reject, timer, events: [] });
+      this.#pending.set(actionId, { action, onResult: options.onResult, resolve, reject, timer, events: [] });
       socket.write(text);
     });
   }
@@ -383,7 +390,13 @@ export class AmiClient {
   #settle(actionId: string, pending: PendingAction): void {
     clearTimeout(pending.timer);
     this.#pending.delete(actionId);
-    pending.resolve({ response: pending.response as AmiMessage, events: pending.events });
+    const result = { response: pending.response as AmiMessage, events: pending.events };
+    try {
+      pending.onResult?.(result);
+    } catch (error) {
+      this.#logger.error({ err: error, action: pending.action }, 'ami action result handler failed');
+    }
+    pending.resolve(result);
   }
 
   #onClose(socket: Socket, reason: AmiError): void {

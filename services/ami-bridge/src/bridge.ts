@@ -1,4 +1,4 @@
-import { AmiClient, isSuccess, type AmiMessage } from '@cti/ami';
+import { AmiClient, isSuccess, type AmiActionResult, type AmiMessage } from '@cti/ami';
 import type { Bus } from '@cti/bus';
 import {
   CallAnswered,
@@ -146,8 +146,8 @@ export async function startBridge(dependencies: BridgeDependencies): Promise<Run
 
   async function runResync(reason: string): Promise<void> {
     const started = tracker.nextSequence();
-    try {
-      const result = await client.sendAction('CoreShowChannels', [], { timeoutMs: settings.amiActionTimeoutMs });
+    // The list is applied where it sits in the stream, before the events that follow it.
+    const apply = (result: AmiActionResult) => {
       if (!isSuccess(result.response)) {
         bridgeMetrics.resyncs.inc({ outcome: 'failed' });
         log.error(
@@ -160,6 +160,9 @@ export async function startBridge(dependencies: BridgeDependencies): Promise<Run
       bridgeMetrics.resyncs.inc({ outcome: 'ok' });
       bridgeMetrics.resyncVanishedChannels.inc(report.vanishedChannels);
       log.info({ reason, ...report, activeCalls: tracker.activeCalls }, 'resynced from CoreShowChannels');
+    };
+    try {
+      await client.sendAction('CoreShowChannels', [], { timeoutMs: settings.amiActionTimeoutMs, onResult: apply });
     } catch (error) {
       bridgeMetrics.resyncs.inc({ outcome: 'failed' });
       log.warn({ err: error, reason }, 'resync failed');

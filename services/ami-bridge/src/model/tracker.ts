@@ -1,5 +1,5 @@
 import type { AmiMessage } from '@cti/ami';
-import type { CallEvent } from '@cti/contracts';
+import { isSubjectToken, type CallEvent } from '@cti/contracts';
 import type { Logger } from '@cti/logging';
 
 import { extensionOf, parseChannel, type ChannelNaming } from './channel-name.js';
@@ -38,12 +38,18 @@ const RECENT_HANGUPS = 4096;
 // A click-to-dial whose channel never appeared is forgotten after this long.
 const ORIGINATE_MEMORY_MS = 10 * 60_000;
 
+// Limits of the contract fields these values end up in; longer values are cut, not rejected,
+// so one odd header cannot cost a call its events.
+const MAX_NUMBER = 64;
+const MAX_NAME = 256;
+const MAX_ID = 64;
+
 function partyInfo(message: AmiMessage, numberKey: string, nameKey: string): PartyInfo {
   const number = message.get(numberKey);
   const name = message.get(nameKey);
-  const info: PartyInfo = { number: number === undefined || number === UNKNOWN ? '' : number };
+  const info: PartyInfo = { number: number === undefined || number === UNKNOWN ? '' : number.slice(0, MAX_NUMBER) };
   if (name !== undefined && name !== UNKNOWN && name !== '') {
-    info.name = name;
+    info.name = name.slice(0, MAX_NAME);
     if (message.isFallbackDecoded(nameKey)) {
       info.nameFallbackDecoded = true;
     }
@@ -229,6 +235,10 @@ export class CallTracker {
       return undefined;
     }
     const linkedid = message.get('Linkedid') || uniqueid;
+    // Asterisk ids look like `1796412664.10`; anything empty or this long is not one.
+    if (uniqueid === '' || uniqueid.length > MAX_ID || linkedid.length > MAX_ID || name === '') {
+      return undefined;
+    }
     const party = parseChannel(name, this.#options.naming);
     const channel: Channel = {
       uniqueid,
@@ -238,8 +248,8 @@ export class CallTracker {
       callId: linkedid,
       state: integer(message.get('ChannelState')) ?? ChannelState.DOWN,
       createdAt,
-      context: message.get('Context') ?? '',
-      exten: message.get('Exten') ?? '',
+      context: (message.get('Context') ?? '').slice(0, 128),
+      exten: (message.get('Exten') ?? '').slice(0, MAX_NUMBER),
       caller: partyInfo(message, 'CallerIDNum', 'CallerIDName'),
       dialled: false,
       originated: false,
@@ -300,7 +310,7 @@ export class CallTracker {
     leg.channels.add(channel.uniqueid);
     channel.legKey = leg.key;
     if (channel.party.kind === 'phone' || leg.channelName === undefined) {
-      leg.channelName = channel.name;
+      leg.channelName = channel.name.slice(0, 256);
     }
     return leg;
   }
@@ -456,7 +466,7 @@ export class CallTracker {
       return;
     }
     const cause = integer(message.get('Cause')) ?? 0;
-    const causeText = message.get('Cause-txt');
+    const causeText = message.get('Cause-txt')?.slice(0, 128);
     this.removeChannel(channel, at, { cause, ...(causeText === undefined ? {} : { text: causeText }) }, false);
   }
 
@@ -537,9 +547,9 @@ export class CallTracker {
     if (found === undefined) {
       return;
     }
-    const target = message.get('Extension') ?? '';
-    const context = message.get('Context');
-    const isExtension = this.#options.naming.extensionPattern.test(target);
+    const target = (message.get('Extension') ?? '').slice(0, MAX_NUMBER);
+    const context = message.get('Context')?.slice(0, 128);
+    const isExtension = this.#options.naming.extensionPattern.test(target) && isSubjectToken(target);
     this.#transferred(found.call, found.leg, at, {
       transferType: 'blind',
       target: {
@@ -625,7 +635,7 @@ export class CallTracker {
     const call = this.#callOf(message);
     const queue = message.get('Queue');
     if (call !== undefined && queue !== undefined) {
-      call.queue = { name: queue };
+      call.queue = { name: queue.slice(0, 128) };
     }
   }
 
@@ -636,7 +646,7 @@ export class CallTracker {
     }
     call.queueAbandoned = true;
     const hold = integer(message.get('HoldTime'));
-    if (call.queue !== undefined && hold !== undefined) {
+    if (call.queue !== undefined && hold !== undefined && hold >= 0) {
       call.queue.holdSeconds = hold;
     }
   }
@@ -644,7 +654,7 @@ export class CallTracker {
   #agentConnect(message: AmiMessage): void {
     const call = this.#callOf(message);
     const hold = integer(message.get('HoldTime'));
-    if (call?.queue !== undefined && hold !== undefined) {
+    if (call?.queue !== undefined && hold !== undefined && hold >= 0) {
       call.queue.holdSeconds = hold;
     }
   }
@@ -694,7 +704,7 @@ export class CallTracker {
       pending.callId = call.id;
     }
     // A recording without the Originate itself still names the request through its ActionID.
-    call.originate = { requestId: pending?.requestId ?? actionId, target: pending?.target ?? message.get('Exten') ?? '' };
+    call.originate = { requestId: (pending?.requestId ?? actionId).slice(0, 128), target: (pending?.target ?? message.get('Exten') ?? '').slice(0, MAX_NUMBER) };
   }
 
   // ---- leg state and events ----

@@ -134,23 +134,27 @@ export class OriginateService {
     this.#options.tracker.noteOriginate({ actionId, requestId: request.requestId, channel, target: number, at: this.#clock() });
     const base = { v: 1 as const, requestId: request.requestId };
 
+    // Tracked before sending: the OriginateResponse can arrive in the same read as the
+    // "queued" response, before this function resumes.
+    this.#track(actionId, request);
     let result: AmiActionResult;
     try {
       result = await this.#options.ami.sendAction('Originate', headers, { actionId, timeoutMs: settings.actionTimeoutMs });
     } catch (error) {
       if (error instanceof AmiError && error.code === AmiErrorCode.NOT_CONNECTED) {
+        this.#forget(actionId);
         return { ...base, status: 'failed', reason: 'ami_down', message: 'the PBX connection is down; try again shortly' };
       }
       // Asterisk may have queued it before the connection or the time ran out: the id stays
-      // taken, so a retry cannot dial twice.
+      // taken, so a retry cannot dial twice, and the outcome is still published if it comes.
       log.warn({ err: error }, 'click-to-dial sent but not confirmed');
       return { ...base, status: 'failed', reason: 'timeout', message: 'the PBX did not confirm the call in time' };
     }
 
     if (isSuccess(result.response)) {
-      this.#track(actionId, request);
       return { ...base, status: 'accepted' };
     }
+    this.#forget(actionId);
     if (isPermissionDenied(result.response)) {
       log.error({ amiMessage: 'Permission denied' }, 'click-to-dial refused: the AMI user needs the originate write class');
       return { ...base, status: 'failed', reason: 'permission_denied', message: 'the PBX refused to place calls for this bridge' };
@@ -184,6 +188,14 @@ export class OriginateService {
     }, this.#options.settings.ringTimeoutMs + RESULT_GRACE_MS);
     timer.unref();
     this.#placed.set(actionId, { requestId: request.requestId, extension: request.extension, timer });
+  }
+
+  #forget(actionId: string): void {
+    const placed = this.#placed.get(actionId);
+    if (placed !== undefined) {
+      clearTimeout(placed.timer);
+      this.#placed.delete(actionId);
+    }
   }
 
   /** Handles an OriginateResponse event; publishes the outcome of a click-to-dial this bridge placed. */
