@@ -58,6 +58,8 @@ export class AmiFramer {
   #expectBanner: boolean;
   // Inside a frame that outgrew the limit: bytes are dropped until its blank line.
   #discarding = false;
+  // Decoding the rest of an ended stream, whose truncation is already reported.
+  #ending = false;
 
   constructor(options: AmiFramerOptions) {
     this.#options = options;
@@ -130,7 +132,12 @@ export class AmiFramer {
     }
     if (end > start) {
       this.#fault(AmiErrorCode.FRAME_TRUNCATED, 'the stream ended inside an AMI message', end - start);
-      this.#decode(rest, start, end, receivedAt, true);
+      this.#ending = true;
+      try {
+        this.#decode(rest, start, end, receivedAt, true);
+      } finally {
+        this.#ending = false;
+      }
     }
   }
 
@@ -223,7 +230,7 @@ export class AmiFramer {
   /** @internal Delivers one finished message. */
   deliver(message: AmiMessage): void {
     this.stats.messages += 1;
-    if (message.truncated) {
+    if (message.truncated && !this.#ending) {
       this.#fault(AmiErrorCode.FRAME_TRUNCATED, 'AMI message cut short by the start of the next one', message.size);
     }
     this.#options.onMessage(message);

@@ -45,7 +45,7 @@ const amiFields = {
   amiUsername: env.string()('AMI_USERNAME', { description: 'AMI user of manager.conf (read = call,agent; write = originate,call,reporting)' }),
   amiSecret: env.secret()('AMI_SECRET', { description: 'secret of the AMI user' }),
   amiAuth: env.enum(['md5', 'plain'])('AMI_AUTH', {
-    description: 'md5 logs in through the MD5 challenge so the secret never crosses the network; plain sends it',
+    description: 'login method: md5 answers a challenge, so the secret never crosses the network; plain sends the secret',
     default: 'md5',
   }),
   amiEvents: env.string()('AMI_EVENTS', {
@@ -83,7 +83,7 @@ const originateFields = {
   originateContext: env.string()('ORIGINATE_CONTEXT', { description: 'dialplan context that dials the number once the agent answers', default: 'from-internal' }),
   originateCallerId: env.string()('ORIGINATE_CALLER_ID', {
     description: 'caller ID of a click-to-dial call, shown on the agent phone and passed to the outbound route; {number} and {extension} are replaced',
-    default: '"Click-to-dial" <{number}>',
+    default: 'Click-to-dial <{number}>',
   }),
   originateTimeoutMs: env.integer({ minimum: 1000 })('ORIGINATE_TIMEOUT_MS', { description: "time the agent's phone rings for a click-to-dial before giving up, in ms", default: 30_000 }),
   originateNumberPattern: env.string()('ORIGINATE_NUMBER_PATTERN', {

@@ -208,7 +208,7 @@ describe('ami-bridge end to end, over a real socket and a real nats-server', () 
         ['Context', 'from-internal'],
         ['Exten', '+15550100077'],
         ['Priority', '1'],
-        ['CallerID', '"Click-to-dial" <+15550100077>'],
+        ['CallerID', 'Click-to-dial <+15550100077>'],
         ['Timeout', '5000'],
         ['Variable', 'CTI_REQUEST=req-happy-0001'],
         ['Async', 'true'],

@@ -18,7 +18,7 @@ export interface OriginateSettings {
   /** `PJSIP/{extension}`. */
   channelTemplate: string;
   context: string;
-  /** `"Click-to-dial" <{number}>`. */
+  /** `Click-to-dial <{number}>`. */
   callerIdTemplate: string;
   /** How long the agent's phone rings, in ms. */
   ringTimeoutMs: number;
