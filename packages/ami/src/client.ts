@@ -360,10 +360,13 @@ export class AmiClient {
     if (message.truncated) {
       return;
     }
-    const actionId = message.actionId;
+    const event = message.event;
+    // Events carry an ActionID only as items of a list this client asked for; with no action
+    // waiting, there is no need to look for one.
+    const actionId = event !== undefined && this.#pending.size === 0 ? undefined : message.actionId;
     const pending = actionId === undefined ? undefined : this.#pending.get(actionId);
 
-    if (message.event !== undefined) {
+    if (event !== undefined) {
       if (pending?.response !== undefined && actionId !== undefined) {
         pending.events.push(message);
         if (message.get('EventList') === 'Complete') {

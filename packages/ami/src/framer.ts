@@ -60,6 +60,7 @@ export class AmiFramer {
   #discarding = false;
   // Decoding the rest of an ended stream, whose truncation is already reported.
   #ending = false;
+  readonly #builder = new MessageBuilder(this);
 
   constructor(options: AmiFramerOptions) {
     this.#options = options;
@@ -146,6 +147,16 @@ export class AmiFramer {
     const search = new TerminatorSearch(data);
     let position = start;
     let from = Math.max(searchFrom, position);
+    // Messages end at ASCII bytes, so when the read is valid UTF-8 up to its last ASCII byte, so
+    // is every message in it: one check for the read instead of one per message. Up to three
+    // bytes at the end may be the start of a character that the next read completes.
+    let validUntil = length;
+    while (validUntil > position && length - validUntil < 3 && (data[validUntil - 1] as number) >= 0x80) {
+      validUntil -= 1;
+    }
+    if (!isUtf8(data.subarray(position, validUntil))) {
+      validUntil = -1;
+    }
 
     for (;;) {
       // Blank lines between messages carry nothing.
@@ -169,7 +180,7 @@ export class AmiFramer {
 
       let end = search.find(from);
       // An old-style Command response may contain blank lines: it ends at --END COMMAND--.
-      while (end !== undefined && startsWith(data, position, FOLLOWS) && !containsEndCommand(data, position, end.bodyEnd)) {
+      while (end !== undefined && data[position] === FOLLOWS[0] && startsWith(data, position, FOLLOWS) && !containsEndCommand(data, position, end.bodyEnd)) {
         end = search.find(end.next - 1);
       }
 
@@ -189,23 +200,28 @@ export class AmiFramer {
       if (end.bodyEnd - position > this.#maxBytes) {
         this.#fault(AmiErrorCode.FRAME_TOO_LARGE, `AMI message exceeds ${this.#maxBytes} bytes; skipped`, end.bodyEnd - position);
       } else {
-        this.#decode(data, position, end.bodyEnd, receivedAt, false);
+        this.#decode(data, position, end.bodyEnd, receivedAt, false, end.bodyEnd <= validUntil);
       }
       position = end.next;
       from = position;
     }
   }
 
-  #decode(data: Buffer, start: number, end: number, receivedAt: number, truncated: boolean): void {
-    const builder = new MessageBuilder(this, receivedAt);
-    if (isUtf8(data.subarray(start, end))) {
+  #decode(data: Buffer, start: number, end: number, receivedAt: number, truncated: boolean, knownUtf8 = false): void {
+    const builder = this.#builder;
+    builder.begin(receivedAt);
+    if (knownUtf8 || isUtf8(data.subarray(start, end))) {
       const text = data.toString('utf8', start, end);
+      if (!truncated && isWellFormed(text)) {
+        this.deliver(AmiMessage.fromBody(text, receivedAt));
+        return;
+      }
       let lineStart = 0;
       for (;;) {
         const newline = text.indexOf('\n', lineStart);
         const lineEnd = newline === -1 ? text.length : newline;
         const stop = lineEnd > lineStart && text.charCodeAt(lineEnd - 1) === CR ? lineEnd - 1 : lineEnd;
-        builder.line(text.slice(lineStart, stop), false);
+        builder.lineAt(text, lineStart, stop, false);
         if (newline === -1) {
           break;
         }
@@ -304,6 +320,21 @@ function containsEndCommand(data: Buffer, start: number, end: number): boolean {
   return found !== -1 && found < end;
 }
 
+// A body of nothing but `key: value` lines, keys of printable ASCII. Such a message needs none
+// of the repairs of MessageBuilder, so it is delivered as its text and split on demand.
+const WELL_FORMED = /^(?:[!-9;-~]+:[^\n]*\n)*[!-9;-~]+:[^\n]*$/;
+
+function isWellFormed(text: string): boolean {
+  return (
+    WELL_FORMED.test(text) &&
+    // An `Event:` further down, or a `Response:` outside an event, starts another message.
+    !text.includes('\nEvent:') &&
+    (text.startsWith('Event:') || !text.includes('\nResponse:')) &&
+    // The old Command response keeps raw output lines.
+    !(text.startsWith('Response:') && /^Response: ?Follows\r?(?:\n|$)/.test(text))
+  );
+}
+
 // Key characters Asterisk never sends: control bytes, space, and anything outside ASCII. A key
 // holding one is the tail of garbage glued in front of a real header.
 function isGarbageKey(key: string): boolean {
@@ -341,15 +372,20 @@ function decodeLineBytes(builder: MessageBuilder, data: Buffer, start: number, e
 /** Builds messages line by line, and starts a new one where a truncated message ran into the next. */
 class MessageBuilder {
   readonly #framer: AmiFramer;
-  readonly #receivedAt: number;
+  #receivedAt = 0;
   #fields: string[] = [];
   #fallback: number[] | undefined;
   #hasEvent = false;
+  #actionId: string | null = null;
   // Inside the raw output of an old-style (`Response: Follows`) Command response.
   #commandOutput = false;
 
-  constructor(framer: AmiFramer, receivedAt: number) {
+  constructor(framer: AmiFramer) {
     this.#framer = framer;
+  }
+
+  /** Starts the messages of one body, read at `receivedAt`. */
+  begin(receivedAt: number): void {
     this.#receivedAt = receivedAt;
   }
 
@@ -358,24 +394,35 @@ class MessageBuilder {
     return this.#commandOutput || this.#isFollows();
   }
 
-  line(text: string, fallback: boolean): void {
+  /** Adds the line `text[start, end)`. */
+  lineAt(text: string, start: number, end: number, fallback: boolean): void {
     if (this.#commandOutput) {
-      this.#output(text, fallback);
+      this.#output(text.slice(start, end), fallback);
       return;
     }
-    const colon = text.indexOf(':');
-    if (this.#isFollows() && !FOLLOWS_HEADERS.has(colon > 0 ? text.slice(0, colon) : '')) {
+    const found = text.indexOf(':', start);
+    const colon = found < end ? found : -1;
+    if (this.#isFollows() && !FOLLOWS_HEADERS.has(colon > start ? text.slice(start, colon) : '')) {
       this.#commandOutput = true;
-      this.#output(text, fallback);
+      this.#output(text.slice(start, end), fallback);
       return;
     }
-    if (colon <= 0) {
-      this.#malformed(text, fallback);
+    if (colon <= start) {
+      this.#malformed(text.slice(start, end), fallback);
       return;
     }
-    const key = text.slice(0, colon);
     const valueStart = text.charCodeAt(colon + 1) === 0x20 ? colon + 2 : colon + 1;
-    this.pair(key, text.slice(valueStart), fallback);
+    const value = valueStart >= end ? '' : text.slice(valueStart, end);
+    const key = text.slice(start, colon);
+    if (isGarbageKey(key)) {
+      this.#malformed(text.slice(start, end), fallback);
+      return;
+    }
+    this.#pairKnown(key, value, fallback);
+  }
+
+  line(text: string, fallback: boolean): void {
+    this.lineAt(text, 0, text.length, fallback);
   }
 
   pair(key: string, value: string, fallback: boolean): void {
@@ -383,6 +430,10 @@ class MessageBuilder {
       this.#malformed(`${key}: ${value}`, fallback);
       return;
     }
+    this.#pairKnown(key, value, fallback);
+  }
+
+  #pairKnown(key: string, value: string, fallback: boolean): void {
     // Asterisk writes `Event:` or `Response:` as the first header of a message, so one further
     // down starts a new message: the current one lost its blank line. The exception is the
     // `Response:` header inside an event (OriginateResponse carries one).
@@ -391,22 +442,25 @@ class MessageBuilder {
     }
     if (key === 'Event') {
       this.#hasEvent = true;
+    } else if (key === 'ActionID' && this.#actionId === null) {
+      this.#actionId = value;
     }
     this.#push(key, value, fallback);
   }
 
   finish(truncated: boolean): void {
     if (this.#fields.length > 0) {
-      this.#framer.deliver(new AmiMessage(this.#fields, this.#receivedAt, this.#fallback, truncated));
+      this.#framer.deliver(new AmiMessage(this.#fields, this.#receivedAt, this.#fallback, truncated, this.#actionId));
     }
     this.#fields = [];
     this.#fallback = undefined;
     this.#hasEvent = false;
+    this.#actionId = null;
     this.#commandOutput = false;
   }
 
   #isFollows(): boolean {
-    return this.#fields[0] === 'Response' && this.#fields[1] === 'Follows';
+    return this.#fields[1] === 'Follows' && this.#fields[0] === 'Response';
   }
 
   // A line that is not `key: value`. After garbage it may still hold the start of a real

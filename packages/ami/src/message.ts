@@ -3,37 +3,117 @@ import { AmiError, AmiErrorCode } from './errors.js';
 /** One `[key, value]` header of an AMI message. */
 export type AmiPair = readonly [key: string, value: string];
 
+// Needles `\n<key>:` for `get` on unsplit messages, by key. Callers pass a few fixed names, so
+// the cache stays small; it is bounded all the same.
+const NEEDLES = new Map<string, string>();
+const MAX_NEEDLES = 1024;
+
+function needle(key: string): string {
+  let found = NEEDLES.get(key);
+  if (found === undefined) {
+    found = `\n${key}:`;
+    if (NEEDLES.size < MAX_NEEDLES) {
+      NEEDLES.set(key, found);
+    }
+  }
+  return found;
+}
+
+/** Splits a well-formed body (every line `key: value`) into keys and values. */
+function splitBody(text: string): string[] {
+  const fields: string[] = [];
+  let start = 0;
+  for (;;) {
+    const newline = text.indexOf('\n', start);
+    const lineEnd = newline === -1 ? text.length : newline;
+    const end = lineEnd > start && text.charCodeAt(lineEnd - 1) === 0x0d ? lineEnd - 1 : lineEnd;
+    const colon = text.indexOf(':', start);
+    const valueStart = text.charCodeAt(colon + 1) === 0x20 ? colon + 2 : colon + 1;
+    fields.push(text.slice(start, colon), valueStart >= end ? '' : text.slice(valueStart, end));
+    if (newline === -1) {
+      return fields;
+    }
+    start = newline + 1;
+  }
+}
+
 /**
  * One AMI message (event, response or list item) as it came off the wire: every header in wire
  * order, repeated keys and `ChanVariable(...)` keys included. Keys are compared exactly as Asterisk
  * writes them; `getIgnoreCase` is there for actions written by other clients.
+ *
+ * A well-formed message from the framer keeps its body text and splits it only when asked for
+ * all its fields: most events a bridge reads are looked at for two or three headers, or only
+ * for their name.
  */
 export class AmiMessage {
-  /** Keys and values in wire order, flattened: key0, value0, key1, value1, ... */
-  readonly fields: string[];
   /** When the message was read, in milliseconds (epoch time on a socket, `t_ms` in a recording). */
   readonly receivedAt: number;
   /** Pair indexes of values that were not valid UTF-8 and were decoded as Latin-1 instead. */
   readonly fallbackDecoded: readonly number[] | undefined;
   /** True when the message ended without its blank line because the next one started. */
   readonly truncated: boolean;
+  #fields: string[] | undefined;
+  // The body, lines separated by LF (a CR before it is not part of the value); set for messages
+  // whose every line is `key: value`, until something asks for all the fields.
+  readonly #body: string | undefined;
+  // The ActionID when the framer noted it while reading (null: the message has none), so the
+  // client need not scan every event for one.
+  #actionId: string | null | undefined;
 
-  constructor(fields: string[], receivedAt: number, fallbackDecoded?: readonly number[], truncated = false) {
-    this.fields = fields;
+  constructor(fields: string[], receivedAt: number, fallbackDecoded?: readonly number[], truncated = false, actionId?: string | null, body?: string) {
+    this.#fields = body === undefined ? fields : undefined;
+    this.#body = body;
     this.receivedAt = receivedAt;
     this.fallbackDecoded = fallbackDecoded;
     this.truncated = truncated;
+    this.#actionId = actionId;
+  }
+
+  /** @internal A message from a body whose every line is `key: value` (the framer checked). */
+  static fromBody(body: string, receivedAt: number): AmiMessage {
+    return new AmiMessage([], receivedAt, undefined, false, undefined, body);
+  }
+
+  /** Keys and values in wire order, flattened: key0, value0, key1, value1, ... */
+  get fields(): string[] {
+    this.#fields ??= splitBody(this.#body as string);
+    return this.#fields;
   }
 
   /** Returns the first value of `key`, or undefined. */
   get(key: string): string | undefined {
-    const fields = this.fields;
+    const fields = this.#fields;
+    if (fields === undefined) {
+      return this.#find(this.#body as string, key);
+    }
     for (let index = 0; index < fields.length; index += 2) {
       if (fields[index] === key) {
         return fields[index + 1];
       }
     }
     return undefined;
+  }
+
+  #find(text: string, key: string): string | undefined {
+    let lineStart: number;
+    if (text.startsWith(key) && text.charCodeAt(key.length) === 0x3a) {
+      lineStart = 0;
+    } else {
+      const found = text.indexOf(needle(key));
+      if (found === -1) {
+        return undefined;
+      }
+      lineStart = found + 1;
+    }
+    const colon = lineStart + key.length;
+    const valueStart = text.charCodeAt(colon + 1) === 0x20 ? colon + 2 : colon + 1;
+    let lineEnd = text.indexOf('\n', colon);
+    if (lineEnd === -1) {
+      lineEnd = text.length;
+    }
+    const end = lineEnd > colon && text.charCodeAt(lineEnd - 1) === 0x0d ? lineEnd - 1 : lineEnd;
+    return valueStart >= end ? '' : text.slice(valueStart, end);
   }
 
   /** Returns every value of `key`, in wire order (e.g. each `Output` line of a Command). */
@@ -76,7 +156,11 @@ export class AmiMessage {
 
   /** The `Event` header, for events and list items. */
   get event(): string | undefined {
-    return this.fields[0] === 'Event' ? this.fields[1] : this.get('Event');
+    const fields = this.#fields;
+    if (fields === undefined) {
+      return this.#find(this.#body as string, 'Event');
+    }
+    return fields[0] === 'Event' ? fields[1] : this.get('Event');
   }
 
   /** The `Response` header of an action response (undefined for events, even OriginateResponse). */
@@ -84,11 +168,12 @@ export class AmiMessage {
     if (this.event !== undefined) {
       return undefined;
     }
-    return this.fields[0] === 'Response' ? this.fields[1] : this.get('Response');
+    return this.get('Response');
   }
 
   get actionId(): string | undefined {
-    return this.get('ActionID');
+    this.#actionId ??= this.get('ActionID') ?? null;
+    return this.#actionId ?? undefined;
   }
 
   get size(): number {

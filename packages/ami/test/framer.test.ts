@@ -1,8 +1,10 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
 import { describe, expect, it } from 'vitest';
 
-import { AmiErrorCode, AmiFramer, readAmiMessages, type AmiError, type AmiMessage } from '../src/index.js';
+import { AmiErrorCode, AmiFramer, AmiMessage, readAmiMessages, type AmiError } from '../src/index.js';
 
 interface Framed {
   messages: AmiMessage[];
@@ -237,6 +239,39 @@ describe('AmiFramer', () => {
     expect(seen).toEqual([
       ['A', 20],
       ['B', 20],
+    ]);
+  });
+});
+
+describe('AmiMessage read from its body', () => {
+  it('answers every lookup as a message built from its fields does', () => {
+    const directory = join(import.meta.dirname, '../../../testdata/ami');
+    let checked = 0;
+    for (const name of readdirSync(directory).filter((file) => file.endsWith('.ami'))) {
+      const framed = frame([readFileSync(join(directory, name))]);
+      for (const message of framed.messages) {
+        const eager = new AmiMessage([...message.fields], message.receivedAt);
+        for (const key of [...new Set(message.fields.filter((_, index) => index % 2 === 0)), 'Missing', 'Event', 'ActionID', 'Respons', 'Uniqueid:']) {
+          expect(message.get(key), `${name}: ${key}`).toBe(eager.get(key));
+        }
+        expect([message.event, message.response, message.actionId]).toEqual([eager.event, eager.response, eager.actionId]);
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThan(4000);
+  });
+
+  it('keeps empty values, a value without a space and a trailing CR the same way', () => {
+    const framed = frame(['Event: X\r\nA:\r\nB: \r\nC:value\r\nD: two  spaces \r\nE:  lead\r\n\r\n']);
+    const [message] = framed.messages;
+    expect(['A', 'B', 'C', 'D', 'E'].map((key) => message?.get(key))).toEqual(['', '', 'value', 'two  spaces ', ' lead']);
+    expect(message?.pairs()).toEqual([
+      ['Event', 'X'],
+      ['A', ''],
+      ['B', ''],
+      ['C', 'value'],
+      ['D', 'two  spaces '],
+      ['E', ' lead'],
     ]);
   });
 });
