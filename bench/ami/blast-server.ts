@@ -1,5 +1,5 @@
 // A minimal AMI server for the parse benchmark, run as a child process so the clients measured
-// have the bench process to themselves. It accepts any Login, answers it with the first events
+// have the bench process to themselves. It accepts any Login, sends its response with the first events
 // of the load capture in the same write (as a busy Asterisk does), then sends the rest of the
 // events as fast as the socket takes them, and ends with a marker event.
 import { readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ if (capturePath === undefined) {
 const repeat = Number(repeatText ?? '20');
 const sameRead = Number(sameReadText ?? '50');
 
-// The events of the capture: everything after the login response, up to the Logoff answer.
+// The events of the capture: everything after the login response, up to the Logoff response.
 const text = readFileSync(capturePath, 'latin1');
 const loginEnd = text.indexOf('\r\n\r\n', text.indexOf('Response: Success')) + 4;
 const goodbye = text.indexOf('Response: Goodbye');

@@ -1,7 +1,7 @@
 /**
  * Exponential backoff with jitter: attempt n waits a random time between half and all of
  * `min(maxMs, initialMs * 2^n)`. The random half keeps replicas that lost the PBX at the same
- * moment from reconnecting in lockstep; the fixed half keeps a delay from collapsing to zero.
+ * moment from reconnecting in lockstep, and the fixed half keeps a delay from collapsing to zero.
  */
 export class Backoff {
   readonly #initialMs: number;

@@ -20,7 +20,7 @@ export const DEFAULT_RECONNECT_MAX_MS = 30_000;
 export const DEFAULT_LOGIN_RETRY_MIN_MS = 15_000;
 export const DEFAULT_LOGIN_RETRY_MAX_MS = 300_000;
 
-/** Where the connection is. `ready` means logged in. */
+/** State of the connection; `ready` means logged in. */
 export type AmiConnectionState = 'stopped' | 'connecting' | 'authenticating' | 'ready' | 'waiting';
 
 export interface AmiClientOptions {
@@ -64,7 +64,7 @@ export interface AmiClientOptions {
   onLoginRejected?: (error: AmiError) => void;
 }
 
-/** The answer to one action: its response and, for list actions, the list items. */
+/** Result of one action: its response and, for list actions, the list items. */
 export interface AmiActionResult {
   response: AmiMessage;
   /** Items of an event list (`EventList: start` … `Complete`), the Complete event last. */
@@ -109,7 +109,7 @@ export function isPermissionDenied(response: AmiMessage): boolean {
  * backoff after any drop. A rejected login is retried on its own, slower backoff.
  *
  * A user without the `system` read class gets no Shutdown event, so a PBX restart shows up
- * only as the socket closing; the client treats every close the same way and reconnects.
+ * only as the socket closing. The client treats every close the same way and reconnects.
  */
 export class AmiClient {
   readonly #options: AmiClientOptions;
@@ -173,7 +173,7 @@ export class AmiClient {
     return this.#stopping;
   }
 
-  /** Stops reading from the socket, so a slow consumer holds Asterisk back instead of buffering. */
+  /** Stops reading from the socket, so a slow consumer makes Asterisk wait instead of this process buffering. */
   pause(): void {
     this.#paused = true;
     this.#socket?.pause();
@@ -186,7 +186,7 @@ export class AmiClient {
 
   /**
    * Sends an action and resolves with its response (and list items). An `Error` response
-   * resolves too: the caller reads it. Rejects with AmiError when not logged in, on timeout,
+   * resolves too, for the caller to read. Rejects with AmiError when not logged in, on timeout,
    * or when the connection closes first.
    */
   sendAction(action: string, headers: readonly AmiPair[] = [], options: SendActionOptions = {}): Promise<AmiActionResult> {
@@ -208,7 +208,7 @@ export class AmiClient {
     }
     const actionId = options.actionId ?? this.#nextActionId();
     if (this.#pending.has(actionId)) {
-      return Promise.reject(new AmiError(AmiErrorCode.ACTION_INVALID, `ActionID ${actionId} is already waiting for an answer`, { details: { action } }));
+      return Promise.reject(new AmiError(AmiErrorCode.ACTION_INVALID, `ActionID ${actionId} is already waiting for a response`, { details: { action } }));
     }
     let text: string;
     try {
@@ -220,7 +220,7 @@ export class AmiClient {
     return new Promise<AmiActionResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(actionId);
-        reject(new AmiError(AmiErrorCode.ACTION_TIMEOUT, `no answer to AMI ${action} within ${timeoutMs} ms`, { details: { action, actionId } }));
+        reject(new AmiError(AmiErrorCode.ACTION_TIMEOUT, `AMI ${action} timed out after ${timeoutMs} ms without a response`, { details: { action, actionId } }));
       }, timeoutMs);
       this.#pending.set(actionId, { action, onResult: options.onResult, resolve, reject, timer, events: [] });
       socket.write(text);
@@ -299,7 +299,7 @@ export class AmiClient {
       const challenge = await this.#send('Challenge', [['AuthType', 'MD5']], {});
       const value = challenge.response.get('Challenge');
       if (!isSuccess(challenge.response) || value === undefined) {
-        throw new AmiError(AmiErrorCode.CONNECT_FAILED, `AMI Challenge refused: ${challenge.response.get('Message') ?? 'no challenge'}`);
+        throw new AmiError(AmiErrorCode.CONNECT_FAILED, `AMI Challenge failed: ${challenge.response.get('Message') ?? 'no challenge in the response'}`);
       }
       const key = createHash('md5').update(value + secret).digest('hex');
       login = await this.#send('Login', [['AuthType', 'MD5'], ['Username', username], ['Key', key], ...events], {});
@@ -361,7 +361,7 @@ export class AmiClient {
       return;
     }
     const event = message.event;
-    // Events carry an ActionID only as items of a list this client asked for; with no action
+    // Events carry an ActionID only as items of a list this client requested. With no action
     // waiting, there is no need to look for one.
     const actionId = event !== undefined && this.#pending.size === 0 ? undefined : message.actionId;
     const pending = actionId === undefined ? undefined : this.#pending.get(actionId);

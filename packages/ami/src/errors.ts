@@ -5,7 +5,7 @@ export const AmiErrorCode = defineErrorCodes('AMI', {
   LOGIN_REJECTED: 'CTI_ERR_AMI_LOGIN_REJECTED',
   /** An action was sent while no logged-in AMI connection existed. */
   NOT_CONNECTED: 'CTI_ERR_AMI_NOT_CONNECTED',
-  /** The connection closed before the action was answered. */
+  /** The connection closed before the action got its response. */
   CONNECTION_CLOSED: 'CTI_ERR_AMI_CONNECTION_CLOSED',
   ACTION_TIMEOUT: 'CTI_ERR_AMI_ACTION_TIMEOUT',
   /** An action header name or value would break the framing (CR, LF, or a name that is not a token). */

@@ -39,7 +39,7 @@ export interface AmiFramerStats {
 }
 
 /**
- * Frames AMI messages from bytes, whatever the read boundaries: a message may arrive in many
+ * Frames AMI messages from bytes, whatever the read boundaries. A message may arrive in many
  * reads, split inside a key, between the CR and LF of a terminator or inside a multi-byte UTF-8
  * character, and one read may carry many messages. A message ends at an empty line. Besides CRLF,
  * it accepts what Asterisk itself sometimes sends: bare LF line ends, `\r\n\n`, extra blank lines
@@ -113,7 +113,7 @@ export class AmiFramer {
 
   /**
    * Ends the stream. A message still missing its blank line is delivered flagged as truncated,
-   * so a reader of a file sees it; the bridge skips truncated messages.
+   * so a reader of a file still gets it. The bridge skips truncated messages.
    */
   end(receivedAt: number): void {
     const rest = this.#pending;
@@ -258,7 +258,7 @@ export class AmiFramer {
   }
 }
 
-/** Where a message ends: the body runs up to `bodyEnd`, and the next message starts at `next`. */
+/** End of a message: its body runs up to `bodyEnd`, and the next message starts at `next`. */
 interface Terminator {
   bodyEnd: number;
   next: number;

@@ -54,8 +54,8 @@ export class AmiMessage {
   /** True when the message ended without its blank line because the next one started. */
   readonly truncated: boolean;
   #fields: string[] | undefined;
-  // The body, lines separated by LF (a CR before it is not part of the value); set for messages
-  // whose every line is `key: value`, until something asks for all the fields.
+  // The body, lines separated by LF (a CR before one is not part of the value). It is set for
+  // messages whose every line is `key: value`, until all the fields are requested.
   readonly #body: string | undefined;
   // The ActionID when the framer noted it while reading (null: the message has none), so the
   // client need not scan every event for one.

@@ -16,7 +16,7 @@ afterEach(async () => {
 
 type Handler = (action: AmiMessage, socket: Socket, connection: number) => void;
 
-/** A scripted AMI server: sends the banner, accepts any login, and hands every other action to `handle`. */
+/** Starts a scripted AMI server: it sends the banner, accepts any login, and hands every other action to `handle`. */
 async function scriptedServer(handle: Handler): Promise<{ port: number; actions: string[]; connections: () => number }> {
   const actions: string[] = [];
   let connections = 0;
@@ -104,7 +104,7 @@ describe('AmiClient', () => {
     expect(server.connections()).toBe(1);
   });
 
-  it('hands a result over before the events that follow it in the same read', async () => {
+  it('delivers a result before later events', async () => {
     const server = await scriptedServer((action, socket) => {
       const id = action.get('ActionID') ?? '';
       socket.write(`Response: Success\r\nActionID: ${id}\r\nPing: Pong\r\n\r\nEvent: Hangup\r\nPrivilege: call,all\r\n\r\n`);
@@ -133,7 +133,7 @@ describe('AmiClient', () => {
     expect(states.slice(0, 6)).toEqual(['connecting', 'authenticating', 'ready', 'waiting', 'connecting', 'authenticating']);
   });
 
-  it('reconnects after the PBX closes the socket, as a restart looks to a user without system read', async () => {
+  it('reconnects after the PBX closes the socket', async () => {
     // The PBX goes away without a word (protocol-shutdown-cti): no Shutdown event, only EOF.
     const server = await scriptedServer((_action, socket) => socket.destroy());
     const disconnects: string[] = [];
@@ -175,7 +175,7 @@ describe('AmiClient', () => {
 });
 
 describe('Backoff', () => {
-  it('doubles up to its cap, with the jitter in the upper half, and resets', () => {
+  it('doubles up to its cap and resets', () => {
     const low = new Backoff(100, 1000, () => 0);
     expect([low.next(), low.next(), low.next(), low.next(), low.next(), low.next()]).toEqual([50, 100, 200, 400, 500, 500]);
     const high = new Backoff(100, 1000, () => 1);

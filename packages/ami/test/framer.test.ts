@@ -261,7 +261,7 @@ describe('AmiMessage read from its body', () => {
     expect(checked).toBeGreaterThan(4000);
   });
 
-  it('keeps empty values, a value without a space and a trailing CR the same way', () => {
+  it('reads unusual values like split ones', () => {
     const framed = frame(['Event: X\r\nA:\r\nB: \r\nC:value\r\nD: two  spaces \r\nE:  lead\r\n\r\n']);
     const [message] = framed.messages;
     expect(['A', 'B', 'C', 'D', 'E'].map((key) => message?.get(key))).toEqual(['', '', 'value', 'two  spaces ', ' lead']);

@@ -58,7 +58,7 @@ describe('cti normalize', () => {
     expect(second.lines()).toEqual(first.lines());
   });
 
-  it('reads AMI from stdin as a stream, through the framer of the live socket', async () => {
+  it('streams stdin through the framer', async () => {
     const bytes = readFileSync(join(captures, 'queue-abandon.ami'));
     const piped = session(trickle(bytes, 7));
     const file = session();
@@ -77,7 +77,7 @@ describe('cti normalize', () => {
   it('uses the call model variables of the bridge', async () => {
     const run = session(undefined, { AMI_EXTENSION_PATTERN: '^1[0-9]{2}$' });
     expect(await runCli(['normalize', 'testdata/ami/load.jsonl'], run.io)).toBe(0);
-    // Extensions 201..205 are no agents under this pattern: the queue calls reach nobody.
+    // Extensions 201..205 are no agents under this pattern, so the queue calls reach no agent.
     expect(run.lines().every((line) => (line as { type: string }).type === 'call.completed')).toBe(true);
   });
 
@@ -121,7 +121,7 @@ describe('cti frames', () => {
     expect(run.err()).toContain('banner: Asterisk Call Manager/11.0.0');
   });
 
-  it('gives the same messages for stdin one byte per read, with or without the banner', async () => {
+  it('frames stdin one byte per read', async () => {
     const bytes = readFileSync(join(captures, 'protocol-command-admin.ami'));
     const whole = session();
     expect(await runCli(['frames', 'testdata/ami/protocol-command-admin.ami'], whole.io)).toBe(0);
@@ -136,7 +136,7 @@ describe('cti frames', () => {
     expect(whole.lines()[2]).toContainEqual(['Output', '']);
   });
 
-  it('frames a .jsonl recording by its recorded reads and reports values that are not UTF-8', async () => {
+  it('frames recordings and flags Latin-1', async () => {
     const recorded = session();
     expect(await runCli(['frames', 'testdata/ami/protocol-shutdown-admin.jsonl'], recorded.io)).toBe(0);
     expect(recorded.lines().map((pairs) => (pairs as string[][])[0])).toEqual([

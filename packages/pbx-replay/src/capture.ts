@@ -116,7 +116,7 @@ export function unsolicitedEvents(capture: Capture): CapturedMessage[] {
   return capture.messages.filter(({ message }) => message.event !== undefined && message.actionId === undefined);
 }
 
-/** The events that followed an Originate: the call's events and its OriginateResponse. */
+/** Returns the events that followed an Originate: the call's events and its OriginateResponse. */
 export function originateEvents(capture: Capture): CapturedMessage[] {
   return capture.messages.filter(
     ({ message }) => message.event !== undefined && (message.actionId === undefined || message.event === 'OriginateResponse'),

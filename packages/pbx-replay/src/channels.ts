@@ -52,7 +52,7 @@ function duration(milliseconds: number): string {
 
 /**
  * The channels the replayed PBX has up, kept from the events it played, so CoreShowChannels
- * answers with what a real Asterisk would list at that moment.
+ * lists what a real Asterisk would list at that moment.
  */
 export class ChannelTable {
   readonly #rows = new Map<string, ChannelRow>();
@@ -107,7 +107,7 @@ export class ChannelTable {
     }
   }
 
-  /** The CoreShowChannel list items for an ActionID, as Asterisk 22 writes them. */
+  /** Returns the CoreShowChannel list items for an ActionID, as Asterisk 22 writes them. */
   listItems(actionId: string | undefined): string[][] {
     const now = this.#clock();
     return [...this.#rows.values()].map((row) => {

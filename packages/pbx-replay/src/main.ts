@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
   await server.finished;
   if (!values.loop) {
-    logger.info({ played: server.played() }, 'every capture played; still answering actions until stopped');
+    logger.info({ played: server.played() }, 'every capture played; still responding to actions until stopped');
   }
 }
 

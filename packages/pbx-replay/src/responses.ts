@@ -19,7 +19,7 @@ export const responses = {
   unknownCommand: (actionId: string | undefined) => response('Error', actionId, ['Message', 'Invalid/unknown command']),
   missingHeader: (actionId: string | undefined, header: string) => response('Error', actionId, ['Message', `${header} not specified`]),
   eventsSet: (actionId: string | undefined, on: boolean) => response('Success', actionId, ['Events', on ? 'On' : 'Off']),
-  // Not a recorded text: the replay server says plainly that it does not play this action.
+  // Not a recorded text: the replay server states that it does not play this action.
   notReplayed: (actionId: string | undefined, action: string) =>
     response('Error', actionId, ['Message', `${action} is not supported by the AMI replay server`]),
   channelsComplete: (actionId: string | undefined, count: number) =>
@@ -55,5 +55,5 @@ export const ACTION_WRITE_CLASSES: Readonly<Record<string, readonly string[]>> =
   userevent: ['user'],
 };
 
-/** Actions Asterisk knows that need no class; anything neither here nor above is unknown. */
+/** Actions that need no class. An action neither here nor above is unknown to Asterisk. */
 export const OPEN_ACTIONS = new Set(['login', 'logoff', 'challenge', 'ping', 'events', 'listcommands', 'waitevent', 'queuestatus', 'queuesummary', 'bridgelist']);

@@ -28,9 +28,9 @@ function isChannelKey(key: string): boolean {
 }
 
 /**
- * Gives each replay of a recording fresh identifiers, so a call played twice is two calls:
- * new Uniqueid/Linkedid values (the Linkedid still equals the first channel's Uniqueid), new
- * channel sequence numbers (a Local pair keeps one shared number) and new bridge ids. With
+ * Gives each replay of a recording fresh identifiers, so a call played twice is two calls. It
+ * gives new Uniqueid/Linkedid values (the Linkedid still equals the first channel's Uniqueid),
+ * new channel sequence numbers (a Local pair keeps one shared number) and new bridge ids. With
  * `fresh` off it returns the recorded values.
  */
 export class IdRewriter {

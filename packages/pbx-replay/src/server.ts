@@ -14,12 +14,12 @@ import { RECORDED_READ, RECORDED_WRITE, ReplaySession, type ReplayCredentials, t
 /** `recorded` keeps the recorded gaps between reads; `fast` sends as fast as the socket takes it. */
 export type ReplayTiming = 'recorded' | 'fast' | { speed: number };
 
-/** What happens to an Originate, by its channel: the recorded click-to-dial outcomes. */
+/** Outcome of an Originate, chosen by its channel: one of the recorded click-to-dial outcomes. */
 export type OriginateOutcome = 'answered' | 'rejected' | 'local' | 'no_endpoint';
 
 /** Captures of the recorded click-to-dial outcomes. */
 export interface OriginateCaptures {
-  /** `PJSIP/<ext>` rings and answers, then the number is dialled (outbound-click-to-dial). */
+  /** `PJSIP/<ext>` rings and picks up, then the number is dialled (outbound-click-to-dial). */
   answered?: Capture | string;
   /** The agent's phone rejects the call (outbound-click-to-dial-rejected). */
   rejected?: Capture | string;
@@ -53,10 +53,10 @@ export interface ReplayServerOptions {
   dropAfter?: { messages: number; skip?: number; resumeAfterList?: boolean };
   originate?: {
     captures?: OriginateCaptures;
-    /** Picks the outcome of an Originate; by default PJSIP/SIP/IAX2 answer and Local runs the Local recording. */
+    /** Picks the outcome of an Originate. By default PJSIP/SIP/IAX2 phones pick up and Local runs the Local recording. */
     outcome?: (request: { channel: string; exten: string }) => OriginateOutcome;
   };
-  /** Delay before a failed login is answered (Asterisk took about 1 s). */
+  /** Delay before the response to a failed login (Asterisk took about 1 s). */
   loginFailureDelayMs?: number;
   banner?: string;
   logger?: Logger;
@@ -131,7 +131,13 @@ export async function startReplayServer(options: ReplayServerOptions = {}): Prom
   const clock = options.clock ?? Date.now;
   const startedAt = clock();
   const timing = options.timing ?? 'fast';
-  const speed = timing === 'recorded' ? 1 : timing === 'fast' ? 0 : timing.speed;
+  // Playback speed: 0 sends without gaps, 1 keeps the recorded gaps.
+  let speed = 0;
+  if (timing === 'recorded') {
+    speed = 1;
+  } else if (timing !== 'fast') {
+    speed = timing.speed;
+  }
   const loop = options.loop ?? false;
   const captures = (options.captures ?? []).map(toCapture);
   const users = options.credentials === undefined ? [DEFAULT_CREDENTIALS] : Array.isArray(options.credentials) ? options.credentials : [options.credentials as ReplayCredentials];
@@ -175,7 +181,7 @@ export async function startReplayServer(options: ReplayServerOptions = {}): Prom
     const classes = privilege !== -1 && privilege % 2 === 0 ? fields[privilege + 1] : undefined;
     for (const session of loggedIn()) {
       if (session.wants(classes) && !session.send(text)) {
-        // Backpressure: a slow client holds the replay back, as it would hold Asterisk's queue.
+        // Backpressure: a slow client slows the replay down, as it would fill Asterisk's queue.
         await Promise.race([once(session.socket, 'drain'), once(session.socket, 'close')]);
       }
     }

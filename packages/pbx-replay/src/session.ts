@@ -18,7 +18,7 @@ export interface ReplayCredentials {
 export const RECORDED_READ = ['call', 'agent', 'user'] as const;
 export const RECORDED_WRITE = ['originate', 'call', 'reporting'] as const;
 
-/** What the server lets a session do; implemented by the server. */
+/** Services the server provides to its sessions. */
 export interface SessionHost {
   credentials(username: string): ReplayCredentials | undefined;
   loginFailureDelayMs: number;
@@ -41,7 +41,7 @@ function classesOf(list: readonly string[] | undefined, fallback: readonly strin
   return new Set((list ?? fallback).map((item) => item.trim().toLowerCase()));
 }
 
-/** One client connection to the replay server: it parses actions and answers them. */
+/** One client connection to the replay server: it parses actions and responds to them. */
 export class ReplaySession {
   readonly id: number;
   readonly socket: Socket;
@@ -80,7 +80,7 @@ export class ReplaySession {
     return this.socket.write(text);
   }
 
-  /** Whether an event of these Privilege classes reaches this session (read classes and Events filter). */
+  /** Tells whether an event of these Privilege classes reaches this session (read classes and Events filter). */
   wants(privilege: string | undefined): boolean {
     if (this.#user === undefined || this.#eventClasses === 'none' || privilege === undefined) {
       return false;
@@ -176,7 +176,7 @@ export class ReplaySession {
     }
 
     if (!accepted) {
-      // Asterisk answers a failed login after about a second, then closes the connection.
+      // Asterisk responds to a failed login after about a second, then closes the connection.
       this.#closing = true;
       setTimeout(() => {
         if (!this.socket.destroyed) {

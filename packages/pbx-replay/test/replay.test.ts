@@ -33,7 +33,7 @@ async function server(options: ReplayServerOptions): Promise<ReplayServer> {
   return started;
 }
 
-/** A raw AMI connection that records every message it receives. */
+/** Opens a raw AMI connection that records every message it receives. */
 async function rawClient(port: number): Promise<{ socket: Socket; messages: AmiMessage[]; bytes: () => Buffer; send: (text: string) => void }> {
   const socket = connect({ host: '127.0.0.1', port });
   cleanups.push(() => {
@@ -102,7 +102,7 @@ describe('AMI replay server', () => {
     expect(replay.receivedActions.map((action) => action.action)).toEqual(['Challenge', 'Login', 'Ping']);
   });
 
-  it('rejects a wrong secret as recorded, and the client backs off up to its cap', async () => {
+  it('rejects a wrong secret with capped backoff', async () => {
     const replay = await server({ captures: [] });
     const raw = await rawClient(replay.port);
     raw.send('Action: Login\r\nActionID: login-bad-0001\r\nUsername: cti\r\nSecret: wrong\r\n\r\n');
@@ -161,7 +161,7 @@ describe('AMI replay server', () => {
     expect(table.listItems('csc-0001').map(withoutDuration).sort()).toEqual(expected.sort());
   });
 
-  it('queues an Originate and plays the recorded click-to-dial for the requested extension and number', async () => {
+  it('plays click-to-dial for the requested phone', async () => {
     const replay = await server({ captures: [], originate: ORIGINATE });
     const { ami, events } = client(replay.port);
     ami.start();

@@ -45,7 +45,7 @@ const amiFields = {
   amiUsername: env.string()('AMI_USERNAME', { description: 'AMI user of manager.conf (read = call,agent; write = originate,call,reporting)' }),
   amiSecret: env.secret()('AMI_SECRET', { description: 'secret of the AMI user' }),
   amiAuth: env.enum(['md5', 'plain'])('AMI_AUTH', {
-    description: 'login method: md5 answers a challenge, so the secret never crosses the network; plain sends the secret',
+    description: 'login method: md5 (the MD5 challenge, so the secret never crosses the network) or plain (the secret in the Login action)',
     default: 'md5',
   }),
   amiEvents: env.string()('AMI_EVENTS', {
@@ -57,14 +57,14 @@ const amiFields = {
     description: 'time a keepalive Ping may go unanswered before the connection is dropped and made again, in ms',
     default: 10_000,
   }),
-  amiActionTimeoutMs: env.integer({ minimum: 100 })('AMI_ACTION_TIMEOUT_MS', { description: 'time to wait for the answer to an AMI action, in ms', default: 10_000 }),
+  amiActionTimeoutMs: env.integer({ minimum: 100 })('AMI_ACTION_TIMEOUT_MS', { description: 'time to wait for the response to an AMI action, in ms', default: 10_000 }),
   amiReconnectMinMs: env.integer({ minimum: 10 })('AMI_RECONNECT_MIN_MS', { description: 'first delay before reconnecting after a drop, in ms; it doubles up to AMI_RECONNECT_MAX_MS', default: 500 }),
-  amiReconnectMaxMs: env.integer({ minimum: 10 })('AMI_RECONNECT_MAX_MS', { description: 'longest delay between reconnect attempts, in ms', default: 30_000 }),
+  amiReconnectMaxMs: env.integer({ minimum: 10 })('AMI_RECONNECT_MAX_MS', { description: 'maximum delay between reconnect attempts, in ms', default: 30_000 }),
   amiLoginRetryMinMs: env.integer({ minimum: 10 })('AMI_LOGIN_RETRY_MIN_MS', {
     description: 'first delay before logging in again after a rejected login, in ms; it doubles up to AMI_LOGIN_RETRY_MAX_MS so a PBX that locks accounts is not hammered',
     default: 15_000,
   }),
-  amiLoginRetryMaxMs: env.integer({ minimum: 10 })('AMI_LOGIN_RETRY_MAX_MS', { description: 'longest delay between login attempts after rejections, in ms', default: 300_000 }),
+  amiLoginRetryMaxMs: env.integer({ minimum: 10 })('AMI_LOGIN_RETRY_MAX_MS', { description: 'maximum delay between login attempts after rejections, in ms', default: 300_000 }),
   amiMaxMessageBytes: env.integer({ minimum: 4096 })('AMI_MAX_MESSAGE_BYTES', {
     description: 'largest AMI message accepted, in bytes; a larger one is skipped up to its end',
     default: 1_048_576,
@@ -95,7 +95,7 @@ const originateFields = {
     default: 86_400,
   }),
   publishMaxPending: env.integer({ minimum: 10 })('AMI_PUBLISH_MAX_PENDING', {
-    description: 'call events waiting for JetStream before the bridge stops reading AMI (Asterisk then holds them)',
+    description: 'call events waiting for JetStream before the bridge stops reading AMI, so Asterisk keeps the rest',
     default: 5000,
   }),
 };

@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 describe('ami-bridge service', () => {
-  it('is ready with NATS and AMI up, not ready without the PBX, and stops on SIGTERM', async () => {
+  it('reports readiness and stops on SIGTERM', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'cti-ami-secret-'));
     const secretFile = join(directory, 'ami-secret');
     writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });

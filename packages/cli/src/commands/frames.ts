@@ -10,8 +10,8 @@ interface RecordingLine {
   data: string;
 }
 
-// The reads Asterisk's side of a `.jsonl` recording was made of, in order and with their
-// boundaries, so framing sees exactly the recorded reads.
+// The reads of Asterisk's side of a `.jsonl` recording, in order and with their boundaries, so
+// the framer gets exactly the recorded reads.
 async function* recordedReads(text: string): AsyncGenerator<Buffer> {
   for (const [index, raw] of text.split('\n').entries()) {
     if (raw.trim() === '') {

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 
 import { UsageError, type CommandIo } from '../command.js';
 
-/** Where a command reads AMI from: `-` (stdin) or a file, with the file's kind from its extension. */
+/** Source of a command's AMI input: `-` (stdin) or a file, with the file's kind from its extension. */
 export interface AmiInput {
   kind: 'ami' | 'jsonl';
   path: string | undefined;

@@ -1,7 +1,7 @@
 import { isSubjectToken } from '@cti/contracts';
 
 /**
- * Who a channel is, read from its name: an agent's phone (`PJSIP/101-0000000b`, `SIP/101-…`,
+ * The party behind a channel, read from its name: an agent's phone (`PJSIP/101-0000000b`, `SIP/101-…`,
  * `IAX2/101-…`), one half of a Local channel pair (`Local/101@from-queue-00000003;1`), or
  * anything else (a trunk such as `PJSIP/pstn-trunk-0000000a`).
  */
@@ -48,7 +48,7 @@ export function parseChannel(name: string, naming: ChannelNaming): ChannelParty 
   return { kind: 'external', technology: slash === -1 ? name : name.slice(0, slash), endpoint: slash === -1 ? '' : name.slice(slash + 1) };
 }
 
-/** The agent extension a channel belongs to, if any. */
+/** Returns the agent extension a channel belongs to, if any. */
 export function extensionOf(party: ChannelParty): string | undefined {
   return party.kind === 'external' ? undefined : party.extension;
 }

@@ -3,9 +3,9 @@
  * ending in `*` (`from-trunk*` also matches FreePBX's `from-trunk-pjsip-provider`).
  */
 export interface DirectionRules {
-  /** Where calls from the outside enter: FreePBX uses from-pstn, from-trunk and ext-did. */
+  /** Contexts where calls from the outside enter: FreePBX uses from-pstn, from-trunk and ext-did. */
   inboundContexts: readonly string[];
-  /** Where the PBX's own phones start calls: FreePBX uses from-internal. */
+  /** Contexts where the PBX's own phones start calls: FreePBX uses from-internal. */
   internalContexts: readonly string[];
 }
 

@@ -17,10 +17,10 @@ export function seconds(fromMs: number | undefined, toMs: number | undefined): n
   return Math.round((toMs - fromMs) / 100) / 10;
 }
 
-// A HangupRequest that names who hung up. Local halves only relay the other side's hangup
-// (in the queue recording the caller's own request even comes without a Cause, and the Local
-// half's request with Cause 16 follows it), and cause 26 is the PBX cancelling a ring-group or
-// queue leg that lost to another agent.
+// A HangupRequest that names who hung up. Local halves only relay the other side's hangup: in
+// the queue recording the caller's own request comes without a Cause, and the Local half's
+// request with Cause 16 follows it. Cause 26 is the PBX cancelling a ring-group or queue leg
+// that lost to another agent.
 function names(request: HangupRequestRecord): boolean {
   return !request.local && request.cause !== 26;
 }
@@ -54,7 +54,7 @@ export function legDisposition(leg: Leg, call: Call): Disposition {
   return 'missed';
 }
 
-/** Who ended an agent's leg: that agent, the other party, or the PBX. */
+/** Returns who ended an agent's leg: that agent, the other party, or the PBX. */
 export function legHangupBy(leg: Leg, call: Call): HangupBy {
   if (leg.transferred) {
     return 'agent';
@@ -110,12 +110,14 @@ export function callDisposition(call: Call): Disposition {
     // Click-to-dial: the agent's own phone answering is not yet a call; the number must answer.
     return talked ? 'answered' : 'failed';
   }
+
   if (talked || rung.some((leg) => leg.answeredAt !== undefined)) {
     return 'answered';
   }
   if (call.queueAbandoned) {
     return 'abandoned';
   }
+
   const dispositions = rung.map((leg) => legDisposition(leg, call));
   if (dispositions.includes('abandoned')) {
     return 'abandoned';

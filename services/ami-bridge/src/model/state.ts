@@ -18,7 +18,7 @@ export interface PartyInfo {
   nameFallbackDecoded?: boolean;
 }
 
-/** One Asterisk channel the bridge knows about. */
+/** One Asterisk channel the bridge tracks. */
 export interface Channel {
   uniqueid: string;
   linkedid: string;

@@ -38,8 +38,8 @@ const RECENT_HANGUPS = 4096;
 // A click-to-dial whose channel never appeared is forgotten after this long.
 const ORIGINATE_MEMORY_MS = 10 * 60_000;
 
-// Limits of the contract fields these values end up in; longer values are cut, not rejected,
-// so one odd header cannot cost a call its events.
+// Limits of the contract fields these values end up in. Longer values are cut, not rejected, so
+// one odd header cannot cost a call its events.
 const MAX_NUMBER = 64;
 const MAX_NAME = 256;
 const MAX_ID = 64;
@@ -66,7 +66,7 @@ function integer(value: string | undefined): number | undefined {
 }
 
 /**
- * Turns AMI events into call events. One call is one Linkedid; each agent extension that rings
+ * Turns AMI events into call events. One call is one Linkedid. Each agent extension that rings
  * in it is a leg, whose channels (the phone, and Local halves in front of it) are merged.
  * Events come out through `emit` in the order their cause arrived.
  */

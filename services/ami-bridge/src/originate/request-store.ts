@@ -5,7 +5,7 @@ import { Buckets, type OriginateReply } from '@cti/contracts';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 
-/** What is stored per click-to-dial request id. */
+/** Record stored per click-to-dial request id. */
 export interface RequestRecord {
   state: 'pending' | 'done';
   reply?: OriginateReply;

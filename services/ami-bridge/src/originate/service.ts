@@ -61,8 +61,8 @@ function fill(template: string, values: Record<string, string>): string {
 
 /**
  * Click-to-dial: checks the request, then runs an async Originate that rings the agent's phone
- * first and dials the number once the agent answers. The reply says whether Asterisk queued it;
- * the outcome (`pbx.originate.result`) follows when Asterisk sends its OriginateResponse.
+ * first and dials the number once the agent picks up. The reply states whether Asterisk queued
+ * it. The outcome (`pbx.originate.result`) follows when Asterisk sends its OriginateResponse.
  */
 export class OriginateService {
   readonly #options: OriginateServiceOptions;
@@ -94,7 +94,7 @@ export class OriginateService {
     if (existing !== undefined) {
       const settled = existing.state === 'done' ? existing : await waitForReply(store, request.requestId, settings.actionTimeoutMs + 2000);
       this.#options.countOutcome('duplicate');
-      log.info({ state: settled?.state ?? 'gone' }, 'repeated click-to-dial request answered from the first one');
+      log.info({ state: settled?.state ?? 'gone' }, 'repeated click-to-dial request: returning the reply of the first one');
       if (settled?.reply !== undefined) {
         return { ...settled.reply, duplicate: true };
       }
@@ -130,7 +130,7 @@ export class OriginateService {
       ['Variable', `CTI_REQUEST=${request.requestId}`],
       ['Async', 'true'],
     ];
-    // The model links the channel Asterisk creates to this request before anyone answers.
+    // The model links the channel Asterisk creates to this request before anyone picks up.
     this.#options.tracker.noteOriginate({ actionId, requestId: request.requestId, channel, target: number, at: this.#clock() });
     const base = { v: 1 as const, requestId: request.requestId };
 
@@ -156,8 +156,8 @@ export class OriginateService {
     }
     this.#forget(actionId);
     if (isPermissionDenied(result.response)) {
-      log.error({ amiMessage: 'Permission denied' }, 'click-to-dial refused: the AMI user needs the originate write class');
-      return { ...base, status: 'failed', reason: 'permission_denied', message: 'the PBX refused to place calls for this bridge' };
+      log.error({ amiMessage: 'Permission denied' }, 'click-to-dial rejected: the AMI user lacks the originate write class');
+      return { ...base, status: 'failed', reason: 'permission_denied', message: 'the PBX does not let this bridge place calls' };
     }
     const text = result.response.get('Message') ?? 'no reason given';
     return { ...base, status: 'failed', reason: 'phone_rejected', message: `the PBX did not place the call: ${text}`.slice(0, 512) };
@@ -170,9 +170,15 @@ export class OriginateService {
     } else {
       log.info({ reason: reply.reason }, 'click-to-dial failed');
     }
+    let outcome: 'success' | 'denied' | 'failure' = 'failure';
+    if (reply.status === 'accepted') {
+      outcome = 'success';
+    } else if (reply.reason === 'permission_denied') {
+      outcome = 'denied';
+    }
     this.#options.audit({
       action: 'click_to_dial',
-      outcome: reply.status === 'accepted' ? 'success' : reply.reason === 'permission_denied' ? 'denied' : 'failure',
+      outcome,
       actor: { type: 'agent', id: request.agentId },
       target: { type: 'extension', id: `${request.pbx}/${request.extension}` },
       ...(this.#options.auditNumbers ? { number: normalizeNumber(request.to) } : {}),
