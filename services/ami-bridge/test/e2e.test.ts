@@ -78,6 +78,8 @@ async function bridgeFor(port: number, pbx: string, environment: Record<string, 
   const bus = await Bus.connect(settings, { name: 'ami-bridge', logger, registry });
   const auditor = createAuditor({ bus, service: 'ami-bridge', logger, phoneHashKey: undefined });
   const bridge = await startBridge({ settings, bus, auditor, logger, registry });
+  // The click-to-dial subscription must reach the server before a test sends a request.
+  await bus.connection.flush();
   cleanups.push(async () => {
     await bridge.stop();
     await bus.drain();
