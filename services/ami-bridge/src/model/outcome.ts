@@ -123,6 +123,7 @@ export function callDisposition(call: Call): Disposition {
     return 'abandoned';
   }
   // FreePBX answers the caller with voicemail after every ringing phone gave up.
+  // NOTE: no voicemail call was recorded; this rule follows macro-exten-vm, not a capture.
   const lastRingEnd = Math.max(...rung.map((leg) => leg.endedAt ?? -Infinity));
   if (rung.length > 0 && call.queue === undefined && call.callerUpAt !== undefined && call.callerUpAt >= lastRingEnd) {
     return 'voicemail';

@@ -22,6 +22,8 @@ function durationMs(value: string | undefined): number {
 }
 
 // Channels Asterisk created to reach a phone run one of these applications.
+// NOTE: the first leg of a click-to-dial already up at resync runs Dial, not AppDial, so it is
+// taken for a phone dialling out and gets no per-leg events.
 function isDialled(item: AmiMessage): boolean {
   const application = item.get('Application') ?? '';
   return application === 'AppDial' || application === 'AppQueue' || application === 'AppDial2';

@@ -483,8 +483,13 @@ export class CallTracker {
         this.#recentHangups.delete(oldest);
       }
     }
+    // A bridge whose BridgeDestroy was missed (during a disconnect) goes with its last member.
     for (const bridgeId of channel.bridges) {
-      this.#bridges.get(bridgeId)?.delete(channel.uniqueid);
+      const members = this.#bridges.get(bridgeId);
+      members?.delete(channel.uniqueid);
+      if (members?.size === 0) {
+        this.#bridges.delete(bridgeId);
+      }
     }
 
     const call = this.#calls.get(channel.callId);
@@ -576,6 +581,7 @@ export class CallTracker {
     }
     // The consultation call has its own Linkedid. The target now talks to the transferee, so
     // the target's leg moves into the transferee's call.
+    // NOTE: no attended transfer was recorded; this follows the documented AttendedTransfer event.
     const mainCall = transferee === undefined ? found?.call : this.#calls.get(transferee.callId);
     if (targetChannel !== undefined && mainCall !== undefined && targetChannel.callId !== mainCall.id) {
       this.#moveToCall(targetChannel, mainCall, at);
@@ -720,6 +726,8 @@ export class CallTracker {
   }
 
   #ringing(call: Call, leg: Leg, at: number, resynced: boolean): void {
+    // NOTE: an agent who dials out from the desk phone (the originator) gets no per-leg events;
+    // only call.completed reports that call.
     if (leg.ringingAt !== undefined || leg.ended || leg.originator) {
       return;
     }

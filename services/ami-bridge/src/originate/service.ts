@@ -187,6 +187,8 @@ export class OriginateService {
     return reply;
   }
 
+  // NOTE: only the replica that sent the Originate publishes its result; if it stops before the
+  // OriginateResponse arrives, the result is not published (the call events still are).
   #track(actionId: string, request: OriginateRequest): void {
     const timer = setTimeout(() => {
       // No OriginateResponse: the connection dropped while the phone rang.
