@@ -3,11 +3,26 @@ import { apiKeyCreate } from './commands/api-key.js';
 import { dlqList, dlqReplay } from './commands/dlq.js';
 import { audit } from './commands/audit.js';
 import { docs } from './commands/docs.js';
+import { frames } from './commands/frames.js';
 import { lookup } from './commands/lookup.js';
+import { normalize } from './commands/normalize.js';
 import { secretsGenerate } from './commands/secrets.js';
 import { streamsApply } from './commands/streams.js';
 import { token } from './commands/token.js';
 import { webhookSign } from './commands/webhook.js';
 
 /** Every `cti` command. */
-export const Commands: readonly Command[] = [docs, dlqList, dlqReplay, streamsApply, audit, secretsGenerate, lookup, webhookSign, token, apiKeyCreate];
+export const Commands: readonly Command[] = [
+  docs,
+  streamsApply,
+  normalize,
+  frames,
+  lookup,
+  token,
+  apiKeyCreate,
+  webhookSign,
+  dlqList,
+  dlqReplay,
+  audit,
+  secretsGenerate,
+];

@@ -77,6 +77,7 @@ export interface BucketAccessSpec {
 export const BucketAccess: Record<BucketKey, BucketAccessSpec> = {
   CRM_PHONE_INDEX: { writers: ['crm-sync'], readers: [] },
   CRM_CALL_LOG: { writers: ['crm-sync'], readers: [] },
+  PBX_ORIGINATE_REQUESTS: { writers: ['ami-bridge'], readers: [] },
   AI_AUDIO: { writers: ['webhook-ingress'], readers: ['crm-sync'] },
 };
 

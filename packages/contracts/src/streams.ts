@@ -113,6 +113,14 @@ export const Buckets = {
     maxAgeSeconds: 7 * DAY,
     maxBytes: 256 * MIB,
   },
+  PBX_ORIGINATE_REQUESTS: {
+    name: 'pbx_originate_requests',
+    kind: 'kv',
+    description: 'ami-bridge click-to-dial request ids and their replies, so a repeated request places no second call',
+    // The default; ami-bridge sets the age from ORIGINATE_IDEMPOTENCY_SECONDS when it creates the bucket.
+    maxAgeSeconds: DAY,
+    maxBytes: 64 * MIB,
+  },
   AI_AUDIO: {
     name: 'ai_audio',
     kind: 'object',

@@ -1,0 +1,23 @@
+import { runService, startOpsServer } from '@cti/runtime';
+
+import { startBridge } from './bridge.js';
+import { AmiBridgeConfig } from './config.js';
+
+await runService(AmiBridgeConfig, async (context) => {
+  const { config, logger, registry } = context;
+  const { bus, auditor } = await context.connectBus(['CALLS']);
+  const bridge = await startBridge({ settings: config, bus, auditor, logger, registry });
+  context.onShutdown({ name: 'stop ami bridge', run: () => bridge.stop() });
+
+  const ops = await startOpsServer({
+    host: config.opsHost,
+    port: config.opsPort,
+    logger,
+    registry,
+    checks: [
+      { name: 'nats', check: () => bus.isConnected() || 'disconnected' },
+      { name: 'ami', check: () => bridge.isReady() || `not logged in (${bridge.ami.state})` },
+    ],
+  });
+  context.onShutdown({ name: 'close ops endpoints', run: () => ops.close() });
+});
