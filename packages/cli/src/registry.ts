@@ -9,10 +9,12 @@ import { normalize } from './commands/normalize.js';
 import { secretsGenerate } from './commands/secrets.js';
 import { streamsApply } from './commands/streams.js';
 import { token } from './commands/token.js';
+import { up } from './commands/up.js';
 import { webhookSign } from './commands/webhook.js';
 
 /** Every `cti` command. */
 export const Commands: readonly Command[] = [
+  up,
   docs,
   streamsApply,
   normalize,

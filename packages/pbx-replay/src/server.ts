@@ -27,6 +27,8 @@ export interface OriginateCaptures {
   local?: Capture | string;
 }
 
+const MAX_KEPT_ACTIONS = 10_000;
+
 export interface ReplayServerOptions {
   host?: string;
   /** 0 picks a free port. */
@@ -322,7 +324,18 @@ export async function startReplayServer(options: ReplayServerOptions = {}): Prom
         const lower = key.toLowerCase();
         return [key, lower === 'secret' || lower === 'key' ? 'REDACTED' : value];
       });
-      receivedActions.push({ session: session.id, action: message.getIgnoreCase('Action') ?? '', pairs, at: clock() });
+      const action = message.getIgnoreCase('Action') ?? '';
+      receivedActions.push({ session: session.id, action, pairs, at: clock() });
+      // A demo PBX runs for days and every client pings every 20 s: keep only the recent actions.
+      if (receivedActions.length > MAX_KEPT_ACTIONS) {
+        receivedActions.splice(0, receivedActions.length - MAX_KEPT_ACTIONS);
+      }
+      const fields = { session: session.id, action, actionId: message.getIgnoreCase('ActionID') ?? '' };
+      if (action.toLowerCase() === 'ping') {
+        options.logger?.debug(fields, 'action received');
+      } else {
+        options.logger?.info(fields, 'action received');
+      }
     },
     coreShowChannels: (actionId) => {
       outage.markListed();

@@ -1,5 +1,5 @@
 import { env } from '@cti/config';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 
 import type { Logger } from '@cti/logging';
@@ -59,7 +59,8 @@ export async function startOpsServer(
   options: OpsRoutesOptions & { host: string; port: number; logger: Logger },
 ): Promise<{ app: FastifyInstance; port: number; close: () => Promise<void> }> {
   const loggerInstance: FastifyBaseLogger = options.logger.child({ component: 'ops-http' });
-  const app: FastifyInstance = Fastify({ loggerInstance, disableRequestLogging: true });
+  // Probes and scrapes arrive every few seconds; a log line per request would drown the rest.
+  const app: FastifyInstance = Fastify({ loggerInstance, logController: new LogController({ disableRequestLogging: true }) });
   registerOpsRoutes(app, options);
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -8,6 +8,8 @@ export interface NatsServerOptions {
   config?: string;
   /** Port to listen on; a free one by default. Restarts reuse the port. */
   port?: number;
+  /** Directory for the config and the JetStream store, kept by `dispose`; a temporary one by default. */
+  directory?: string;
 }
 
 export interface NatsServerHandle {
@@ -19,7 +21,7 @@ export interface NatsServerHandle {
   stop(): Promise<void>;
   /** Starts the server again on the same port and store, after `stop`. */
   restart(): Promise<void>;
-  /** Stops the server and removes its store. */
+  /** Stops the server and removes its store, unless the caller gave the directory. */
   dispose(): Promise<void>;
 }
 
@@ -87,7 +89,9 @@ function waitForExit(child: ChildProcess): Promise<void> {
  */
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServerHandle> {
   const binary = natsServerBinary();
-  const directory = mkdtempSync(join(tmpdir(), 'cti-nats-'));
+  const temporary = options.directory === undefined;
+  const directory = options.directory ?? mkdtempSync(join(tmpdir(), 'cti-nats-'));
+  mkdirSync(directory, { recursive: true });
   const storeDir = join(directory, 'store');
   const configPath = join(directory, 'nats.conf');
 
@@ -119,7 +123,9 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     },
     async dispose() {
       await waitForExit(child);
-      rmSync(directory, { recursive: true, force: true });
+      if (temporary) {
+        rmSync(directory, { recursive: true, force: true });
+      }
     },
   };
   return handle;

@@ -1,0 +1,38 @@
+import type { Writable } from 'node:stream';
+
+import { maskPhoneNumber } from '@cti/logging';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+
+interface CallEventSummary {
+  type?: string;
+  callId?: string;
+  extension?: string;
+  direction?: string;
+  caller?: { number?: string; name?: string };
+  disposition?: string;
+  talkSeconds?: number;
+}
+
+/**
+ * Prints one short line per call event, so a newcomer sees calls flow without reading JSON logs.
+ * Numbers are masked as in the logs.
+ */
+export function followCalls(connection: NatsConnection, output: Writable): Subscription {
+  return connection.subscribe('call.>', {
+    callback: (error, message) => {
+      if (error !== null) {
+        return;
+      }
+      let event: CallEventSummary;
+      try {
+        event = message.json<CallEventSummary>();
+      } catch {
+        return;
+      }
+      const caller = event.caller?.number === undefined ? '' : ` from ${maskPhoneNumber(event.caller.number)}${event.caller.name === undefined ? '' : ` "${event.caller.name}"`}`;
+      const outcome = event.disposition === undefined ? '' : ` ${event.disposition}, talk ${String(event.talkSeconds ?? 0)} s`;
+      const extension = event.extension === undefined ? '' : ` ext ${event.extension}`;
+      output.write(`[calls] ${event.type ?? message.subject}${extension} ${event.direction ?? ''}${caller}${outcome} (call ${event.callId ?? '?'})\n`);
+    },
+  });
+}
