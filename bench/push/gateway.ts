@@ -5,10 +5,12 @@
  *   node --conditions=source --import tsx bench/push/gateway.ts            # full run
  *   node --conditions=source --import tsx bench/push/gateway.ts --quick    # smoke run
  *
- * The gateway runs as its own process (its built dist/ when present, else its sources through
- * tsx) so its resident memory is its own. call.ringing is published straight to NATS with the
- * Bus, as ami-bridge would. Latency runs from just before that publish to the frame's arrival at
- * the agent's socket in this process, so it does not include ami-bridge or the AMI replay.
+ * The gateway and ami-bridge run as their own processes (their built dist/ when present, else
+ * their sources through tsx), so the gateway's resident memory is its own. A benchmark PBX
+ * (ami-feed.ts) plays one call of the recorded load run at each rate, every copy rung at a
+ * random connected agent's extension. Latency runs from the moment the AMI event that rings the
+ * agent leaves the PBX's socket to the call.ringing frame's arrival at that agent's socket: AMI
+ * parsing, the call model, the JetStream publish and the gateway's routing are all inside it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,11 +18,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { Bus } from '@cti/bus';
-import { CallRinging } from '@cti/contracts';
 import { createLogger } from '@cti/logging';
 import { AgentTokenKeys, mintAgentToken } from '@cti/push-gateway/tokens';
-import { startNatsServer } from '@cti/testing';
+import { startNatsServer, waitFor } from '@cti/testing';
 import WebSocket from 'ws';
+
+import { BenchPbx, loadCallTemplate, renderCall, type CallTemplate } from './ami-feed.js';
 
 const TOKEN_KEY = 'bench-agent-token-key-0123456789abcdef';
 const ROOT = join(import.meta.dirname, '../..');
@@ -162,15 +165,15 @@ async function connectAgent(url: string, index: number): Promise<Agent> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no snapshot within 30 s')), 30_000);
     socket.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as { type: string; event?: { id: string } };
+      const frame = JSON.parse(data.toString()) as { type: string; event?: { type: string; callId: string } };
       if (frame.type === 'snapshot') {
         clearTimeout(timer);
         resolve({ socket, extension });
-      } else if (frame.type === 'event' && frame.event !== undefined) {
-        const started = sentAt.get(frame.event.id);
+      } else if (frame.type === 'event' && frame.event?.type === 'call.ringing') {
+        const started = sentAt.get(frame.event.callId);
         if (started !== undefined) {
           latencies.push(performance.now() - started);
-          sentAt.delete(frame.event.id);
+          sentAt.delete(frame.event.callId);
         }
       }
     });
@@ -203,13 +206,12 @@ async function connectMany(url: string, agents: Agent[], target: number): Promis
 
 let callCounter = 0;
 
-async function runPhase(bus: Bus, agents: Agent[], rate: number): Promise<{ sent: number; received: number; p50: number; p99: number; max: number }> {
+async function runPhase(pbx: BenchPbx, template: CallTemplate, agents: Agent[], rate: number): Promise<{ sent: number; received: number; p50: number; p99: number; max: number }> {
   latencies = [];
   sentAt.clear();
   const total = Math.max(1, Math.round(rate * phaseSeconds));
   const intervalMs = 1000 / rate;
   const started = performance.now();
-  const publishes: Promise<unknown>[] = [];
   for (let index = 0; index < total; index += 1) {
     const due = started + index * intervalMs;
     const wait = due - performance.now();
@@ -218,31 +220,40 @@ async function runPhase(bus: Bus, agents: Agent[], rate: number): Promise<{ sent
     }
     const agent = agents[Math.floor(Math.random() * agents.length)] as Agent;
     callCounter += 1;
-    const callId = `bench.${callCounter}`;
-    const id = `${callId}:ringing`;
-    const event = {
-      v: 1 as const,
-      id,
-      type: 'call.ringing' as const,
-      callId,
-      pbx: 'pbx1',
-      extension: agent.extension,
-      direction: 'inbound' as const,
-      caller: { number: '+15550100001', name: 'Alice Example' },
-      callee: { number: agent.extension, name: 'Agent' },
-      occurredAt: new Date().toISOString(),
-      did: '15550100100',
-    };
-    sentAt.set(id, performance.now());
-    publishes.push(bus.publish(CallRinging, event));
+    const call = renderCall(template, callCounter, agent.extension);
+    sentAt.set(call.linkedid, performance.now());
+    pbx.write(call.ringing);
+    // The rest of the call (answer, talk, hangup) follows a second later, so calls end and the
+    // bridge's state stays as small as on a real PBX.
+    setTimeout(() => pbx.write(call.rest), 1000);
   }
-  await Promise.all(publishes);
   const deadline = performance.now() + 5000;
   while (sentAt.size > 0 && performance.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const sorted = [...latencies].sort((left, right) => left - right);
   return { sent: total, received: sorted.length, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted[sorted.length - 1] ?? Number.NaN };
+}
+
+function startBridge(natsUrl: string, amiPort: number): ChildProcess {
+  const built = join(ROOT, 'services/ami-bridge/dist/main.js');
+  const entry = existsSync(built) ? [built] : ['--conditions=source', '--import', 'tsx', join(ROOT, 'services/ami-bridge/src/main.ts')];
+  return spawn(process.execPath, entry, {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NATS_URL: natsUrl,
+      PBX_ID: 'pbx1',
+      AMI_HOST: '127.0.0.1',
+      AMI_PORT: String(amiPort),
+      AMI_USERNAME: 'bench',
+      AMI_SECRET: 'bench-secret',
+      PHONE_HASH_KEY: 'bench-phone-hash-key-0123',
+      OPS_PORT: '0',
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
 }
 
 function format(value: number, digits = 2): string {
@@ -253,12 +264,25 @@ async function main(): Promise<void> {
   const nats = await startNatsServer();
   const bus = await Bus.connect({ natsUrl: nats.url }, { name: 'bench-publisher', logger: createLogger({ service: 'bench', level: 'warn' }) });
   await bus.ensureStreams(['CALLS', 'CRM', 'AUDIT', 'DLQ']);
+  const template = loadCallTemplate(join(ROOT, 'testdata/ami'));
+  const { pbx, port: amiPort } = await BenchPbx.start();
+  const bridge = startBridge(nats.url, amiPort);
+  // The child processes must not outlive the benchmark, whatever ends it.
+  const children: ChildProcess[] = [bridge];
+  process.once('exit', () => {
+    children.forEach((childProcess) => childProcess.kill('SIGKILL'));
+    process.kill(nats.pid, 'SIGKILL');
+  });
+  process.once('SIGINT', () => process.exit(130));
+  process.once('SIGTERM', () => process.exit(143));
+  await waitFor(() => pbx.clients() > 0, 'ami-bridge to log in to the benchmark PBX', { timeoutMs: 30_000 });
   const { child, url, inspectorUrl } = await startGateway(nats.url);
+  children.push(child);
   const pid = child.pid as number;
   const agents: Agent[] = [];
 
   console.log('push gateway benchmark');
-  console.log('latency: from just before call.ringing is published to NATS (JetStream, straight from this process) to the frame at the agent socket');
+  console.log(`latency: from the AMI event that rings the agent leaving the PBX socket, through ami-bridge (AMI parse, call model, JetStream publish), to the call.ringing frame at the agent socket; template: one queue call of testdata/ami/load.ami (${template.messages.length} AMI messages, the ${template.ringingIndex + 1}th rings the agent)`);
   console.log(`machine: ${process.platform} ${process.arch}, node ${process.version}; phases of ${phaseSeconds} s\n`);
 
   try {
@@ -287,7 +311,7 @@ async function main(): Promise<void> {
         `${String(step).padStart(6)}  ${format(after / 1024, 1).padStart(8)}  ${format(perAgentKb, 1).padStart(12)}  ${format(perAgentKb / MEMORY_TARGET_KB).padStart(10)}  ${format((heap - baselineHeap) / 1024 / added, 1).padStart(16)}  ${format(connectSeconds, 1).padStart(11)}`,
       );
       for (const rate of rates) {
-        const result = await runPhase(bus, agents, rate);
+        const result = await runPhase(pbx, template, agents, rate);
         const target = TARGETS.find((candidate) => candidate.agents === step && candidate.rate === rate);
         console.log(
           `${String(step).padStart(6)}  ${String(rate).padStart(7)}  ${String(result.sent).padStart(4)}  ${String(result.received).padStart(8)}  ${format(result.p50).padStart(6)}  ${format(result.p99).padStart(6)}  ${format(result.max).padStart(6)}  ${(target === undefined ? '-' : String(target.p99Ms)).padStart(13)}  ${target === undefined ? '-' : format(result.p99 / target.p99Ms)}`,
@@ -311,6 +335,9 @@ async function main(): Promise<void> {
     }
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
+    bridge.kill('SIGTERM');
+    await new Promise((resolve) => bridge.once('exit', resolve));
+    await pbx.close();
     await bus.drain();
     await nats.dispose();
   }

@@ -47,6 +47,8 @@ describe('cti up with the agent console', () => {
       // Only what a newcomer's shell has: no NATS_URL, AMI_HOST or SUITECRM_URL, so every demo part starts.
       env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? tmpdir(), CTI_DATA_DIR: dataDirectory, CTI_DEMO_PBX_SPEED: '3' },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so a failed test can stop the whole stack, not only `cti up`.
+      detached: true,
     });
     stack.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     stack.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -74,8 +76,8 @@ describe('cti up with the agent console', () => {
   afterAll(async () => {
     await browser?.close();
     await nats?.close();
-    if (stack !== undefined && stack.exitCode === null) {
-      stack.kill('SIGKILL');
+    if (stack?.pid !== undefined && stack.exitCode === null) {
+      process.kill(-stack.pid, 'SIGKILL');
     }
     if (dataDirectory !== undefined) {
       rmSync(dataDirectory, { recursive: true, force: true });

@@ -13,3 +13,4 @@ export {
   type ReplayTiming,
 } from './server.js';
 export { demoReplayOptions, DEMO_CAPTURES } from './demo.js';
+export { responses } from './responses.js';
