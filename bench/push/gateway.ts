@@ -271,7 +271,11 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [bridge];
   process.once('exit', () => {
     children.forEach((childProcess) => childProcess.kill('SIGKILL'));
-    process.kill(nats.pid, 'SIGKILL');
+    try {
+      process.kill(nats.pid, 'SIGKILL');
+    } catch {
+      // Already stopped by the normal clean-up.
+    }
   });
   process.once('SIGINT', () => process.exit(130));
   process.once('SIGTERM', () => process.exit(143));
