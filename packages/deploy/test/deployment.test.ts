@@ -8,7 +8,7 @@ import { Objm } from '@nats-io/obj';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AgentSocket } from './agent-socket.js';
-import { CONVERSATION_INIT_SECRET, ELEVENLABS, PBX, startDeployment, storedMessages, type Deployment } from './deployment.js';
+import { AMI_USER, CONVERSATION_INIT_SECRET, ELEVENLABS, PBX, startDeployment, storedMessages, type Deployment } from './deployment.js';
 import { connectUser, expectPublishDenied, expectSubscribeDenied, type UserClient } from './secured-nats.js';
 
 // The four services run as separate processes from their main entry points, each as its own NATS
@@ -164,6 +164,20 @@ describe('click-to-dial through the deployment', () => {
 
     await deployment.step('the end of the dialled call', () => anna.waitFor(eventOf('call.ended', DIALLED.linkedid), 'call.ended of the dialled call'));
     expect(anna.events().some((event) => event.type === 'call.answered' && event.callId === DIALLED.linkedid)).toBe(true);
+  });
+});
+
+describe('the least-privilege AMI user', () => {
+  it('lets ami-bridge resync, follow calls and originate', async () => {
+    const bridge = deployment.processes.find((running) => running.name === 'ami-bridge-1');
+    expect(bridge?.lines().some((line) => line.msg === 'resynced from CoreShowChannels')).toBe(true);
+    // The replay PBX refuses every other action for this user, as Asterisk does.
+    const actions = new Set(deployment.pbx.receivedActions.map((action) => action.action));
+    expect(actions).toContain('CoreShowChannels');
+    expect(actions).toContain('Originate');
+    for (const action of actions) {
+      expect(['Challenge', 'Login', 'CoreShowChannels', 'Originate', 'Ping', 'Logoff'], `${action} as ${AMI_USER.username}`).toContain(action);
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { RECORDED_READ, RECORDED_WRITE, startReplayServer, type ReplayServer, type ReplayTiming } from '@cti/pbx-replay';
+import { startReplayServer, type ReplayServer, type ReplayTiming } from '@cti/pbx-replay';
 import { generateApiKey } from '@cti/push-gateway';
 import { RECORDED_CLIENT_CREDENTIALS, startSuiteCrmSimulator, type SuiteCrmSimulator } from '@cti/suitecrm-simulator';
 
@@ -13,8 +13,12 @@ export const CAPTURES = join(root, 'testdata/ami');
 export const ELEVENLABS = join(root, 'testdata/elevenlabs');
 export const PBX = 'pbx1';
 
-/** The AMI user of the recordings, with its recorded classes and a secret of the test's own. */
-const AMI_USER = { username: 'cti', secret: 'replay-ami-secret-7d41c0', read: RECORDED_READ, write: RECORDED_WRITE };
+/**
+ * The least-privilege AMI user of docs/deploy.md: call and agent events in, Originate and
+ * CoreShowChannels out. The replay PBX filters events and refuses actions by these classes as
+ * Asterisk does (testdata/ami/PERMISSIONS.md).
+ */
+export const AMI_USER = { username: 'cti', secret: 'replay-ami-secret-7d41c0', read: ['call', 'agent'], write: ['originate', 'reporting'] };
 const WEBHOOK_SECRET = 'whsec_deployment_test_5be20c';
 export const CONVERSATION_INIT_SECRET = 'conversation-init-secret-deployment-test';
 
