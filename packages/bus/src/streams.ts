@@ -104,7 +104,7 @@ export async function ensureStreams(jsm: JetStreamManager, names: readonly Strea
 
 export interface WaitForStreamsOptions {
   logger: Logger;
-  /** Who creates each stream, named in the log line while the service waits for it. */
+  /** Name of the creator of each stream, for the log line while the service waits for it. */
   ownerOf?: (stream: StreamName) => string;
   /** First delay between two look-ups, in ms; it doubles up to `maxDelayMs`. */
   initialDelayMs?: number;
@@ -112,9 +112,9 @@ export interface WaitForStreamsOptions {
 }
 
 /**
- * Waits until every given stream exists. A service that reads a stream it does not own starts
- * before that stream's owner (or the setup job) has created it in a fresh deployment; waiting
- * here, with a log line per stream, beats a crash loop. Rejects when the connection closes.
+ * Waits until every given stream exists. In a fresh deployment a service that reads a stream it
+ * does not own can start before the stream's owner or the setup job has created it. Waiting here,
+ * with a log line per stream, beats a crash loop. Rejects when the connection closes.
  */
 export async function waitForStreams(jsm: JetStreamManager, names: readonly StreamName[], options: WaitForStreamsOptions): Promise<void> {
   const maxDelayMs = options.maxDelayMs ?? 5000;

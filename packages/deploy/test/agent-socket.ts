@@ -45,7 +45,7 @@ export class AgentSocket {
     return opened;
   }
 
-  /** The events received, in order. */
+  /** Returns the events received, in order. */
   events(): EventFrame['event'][] {
     return this.frames.flatMap((frame) => (frame.type === 'event' ? [frame.event] : []));
   }

@@ -198,9 +198,9 @@ describe('docker-compose.yml', () => {
 const Programs: [string, DeployedService | 'cli'][] = [...DeployedServices.map((service) => [service, service] as [string, DeployedService]), ['setup', 'cli'], ['cti', 'cli']];
 
 /**
- * A container's environment after compose interpolation. `minimal`: .env sets only the variables
- * compose requires (`${NAME:?…}`) and the rest take their `:-` defaults; `full`: .env sets every
- * variable to its value in .env.example.
+ * Builds a container's environment after compose interpolation. With `minimal`, .env sets only the
+ * variables compose requires (`${NAME:?…}`) and the rest take their `:-` defaults. With `full`,
+ * .env sets every variable to its value in .env.example.
  */
 function environmentOf(container: string, env: 'minimal' | 'full'): Record<string, string> {
   const environment = compose.services[container]?.environment ?? {};

@@ -14,7 +14,7 @@ import { connectUser, expectPublishDenied, expectSubscribeDenied, type UserClien
 // The four services run as separate processes from their main entry points, each as its own NATS
 // user of deploy/nats/, against the replay PBX and the SuiteCRM simulator. A subject the config
 // does not grant shows up as a permission violation in a service's log, or as a step that never
-// completes; either fails these tests.
+// completes. Either fails these tests.
 
 // inbound-answered (testdata/ami/README.md): Alice Example (+15550100001) calls DID 15550100100;
 // 101 rings, answers after 2.0 s, they talk 3.0 s and the caller hangs up.
@@ -100,8 +100,8 @@ describe('a recorded call through the deployment', () => {
 });
 
 describe('ElevenLabs webhooks through the deployment', () => {
-  it('stores a signed transcript and shows its summary to the agent who took the call', async () => {
-    // The ElevenLabs recording belongs to another PBX call; its Linkedid variable is pointed at
+  it('stores a transcript and shows the agent its summary', async () => {
+    // The ElevenLabs recording belongs to another PBX call. Its Linkedid variable is pointed at
     // the recorded AMI call, as the trunk's X-CALL-ID header would carry it.
     const recorded = JSON.parse(readFileSync(join(ELEVENLABS, 'post_call_transcription.inbound_sip.json'), 'utf8')) as {
       data: { conversation_initiation_client_data: { dynamic_variables: Record<string, unknown> } };
@@ -192,13 +192,15 @@ describe('operators commands as the cli user', () => {
   });
 });
 
-/** A subject of a contract with sample tokens. */
+const SAMPLE_TOKENS: Record<string, string> = { pbx: PBX, extension: '101' };
+
+/** Builds a subject of a contract with sample tokens. */
 function sample(name: string): string {
   const contract = AllContracts.find((candidate) => candidate.name === name);
   if (contract === undefined) {
     throw new Error(`no contract ${name}`);
   }
-  return contract.subjectPattern.replace(/\{([a-z]+)\}/g, (_match, token: string) => (token === 'pbx' ? PBX : token === 'extension' ? '101' : `${token}1`));
+  return contract.subjectPattern.replace(/\{([a-z]+)\}/g, (_match, token: string) => SAMPLE_TOKENS[token] ?? `${token}1`);
 }
 
 // The cases the deployment checklist names, checked as each service's user on the server the
@@ -239,7 +241,7 @@ describe('forbidden subjects', () => {
     await Promise.all([...probes.values()].map((probe) => probe.bus.drain().catch(() => undefined)));
   });
 
-  it.each(Object.entries(Forbidden) as [ServiceName, { publish: string[]; subscribe: string[] }][])('%s is refused them', async (service, forbidden) => {
+  it.each(Object.entries(Forbidden) as [ServiceName, { publish: string[]; subscribe: string[] }][])('%s is denied its forbidden subjects', async (service, forbidden) => {
     const probe = await connectUser(deployment.nats, service);
     probes.set(service, probe);
     for (const subject of forbidden.publish) {

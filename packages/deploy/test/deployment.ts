@@ -263,7 +263,7 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
   }
 }
 
-/** Every message of a stream under a subject prefix, oldest first, as the cli user reads it. */
+/** Reads every message of a stream under a subject prefix, oldest first, as the cli user. */
 export async function storedMessages<T = Record<string, unknown>>(cli: UserClient, stream: string, subjectPrefix = ''): Promise<{ subject: string; seq: number; message: T }[]> {
   const info = await cli.bus.jsm.streams.info(stream);
   const result: { subject: string; seq: number; message: T }[] = [];

@@ -174,7 +174,7 @@ describe('kustomize base', () => {
   });
 });
 
-/** The environment of a workload's container: its ConfigMaps, then its own `env` entries. */
+/** Builds the environment of a workload's container: its ConfigMaps, then its own `env` entries. */
 function environmentOf(workload: Manifest): Record<string, string> {
   const [container] = podSpec(workload).containers;
   const environment: Record<string, string> = {};

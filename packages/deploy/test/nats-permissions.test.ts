@@ -170,7 +170,8 @@ describe.each(services)('NATS user %s', (service) => {
 
   it('is denied subscribing to what it does not consume', async () => {
     // Events reach a service through its durable consumers or the live copies of its stream
-    // reads, so no service may subscribe to an event subject itself; only the requests it serves.
+    // reads, so no service may subscribe to an event subject itself. It subscribes only to the
+    // requests it serves.
     for (const contract of AllContracts.filter((candidate) => candidate.kind !== 'reply')) {
       if (contract.kind !== 'request' || !contract.consumedBy.includes(service)) {
         await expectSubscribeDenied(service, contract.filter());

@@ -106,7 +106,7 @@ describe('two replicas of each service', () => {
       ];
       return stored.filter(({ subject }) => subject.endsWith(`.${PBX}.${extension}`)).map(({ stream, seq }) => `${stream}:${seq}`);
     };
-    // The missed calls crm-sync tells the agents of the abandoned call come last.
+    // The missed-call notices crm-sync sends for the abandoned call come last.
     await deployment.step('the missed-call notices', () =>
       waitFor(
         async () => (await storedMessages(deployment.cli, 'CALLS', 'call.missed.')).length >= 2 || undefined,
@@ -155,7 +155,7 @@ describe('two replicas of each service', () => {
         return Number(/^cti_push_subscribed_extensions\{[^}]*\} (\d+)$/m.exec(metrics)?.[1]);
       }),
     );
-    // The first gateway holds 101 and 103, the second 101 and 102.
+    // The first gateway has agents on 101 and 103, the second on 101 and 102.
     expect(subscribed).toEqual([2, 2]);
   });
 

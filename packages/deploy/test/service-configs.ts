@@ -59,9 +59,9 @@ function exampleOf(field: ConfigField): string | undefined {
 }
 
 /**
- * The value an operator's `.env` gives a variable that the deployment files interpolate: the
- * example or default of the field that reads it, as `.env.example` shows it. A field without
- * either stays empty there; `filled` gives it a made-up value instead, as an operator must for a
+ * Returns the value an operator's `.env` gives a variable that the deployment files interpolate:
+ * the example or default of the field that reads it, as `.env.example` shows it. A field without
+ * either is empty there, and `filled` gives it a made-up value instead, as an operator must for a
  * variable the compose file requires.
  */
 export function operatorValue(name: string, filled = false): string {
@@ -77,8 +77,8 @@ export function operatorValue(name: string, filled = false): string {
 }
 
 /**
- * A secrets directory like deploy/secrets: the generated secrets, and sample values for the ones
- * the operator provides. Returns a function that maps `/run/secrets/<name>` to its file.
+ * Fills a secrets directory like deploy/secrets: the generated secrets, and sample values for the
+ * ones the operator provides. Returns a function that maps `/run/secrets/<name>` to its file.
  */
 export function sampleSecrets(directory: string): (path: string) => string {
   generateSecrets({ directory });

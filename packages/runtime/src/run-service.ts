@@ -24,10 +24,10 @@ export interface ServiceContext<F extends ConfigFields> {
   /** SHA-256 over the non-secret settings; logged at start, and audited by services with a bus. */
   configFingerprint: string;
   /**
-   * Connects to NATS with the service's settings, creates or updates the streams this service
-   * owns with the configured retention, makes sure AUDIT and DLQ exist, waits for the streams it
-   * reads (`streamsReadBy` in @cti/contracts), records the config fingerprint in the audit trail,
-   * and drains the connection on shutdown.
+   * Connects to NATS with the service's settings and creates or updates the streams this service
+   * owns with the configured retention. Then it makes sure AUDIT and DLQ exist, waits for the
+   * streams the service reads (`streamsReadBy` in @cti/contracts) and records the config
+   * fingerprint in the audit trail. The connection drains on shutdown.
    */
   connectBus(ownedStreams?: readonly StreamName[]): Promise<{ bus: Bus; auditor: Auditor }>;
   /** Retention and replicas for a KV bucket or object store this service owns. */

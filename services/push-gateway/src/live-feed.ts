@@ -12,7 +12,7 @@ export function extensionKey(pbx: string, extension: string): ExtensionKey {
   return `${pbx}.${extension}`;
 }
 
-/** The PBX and extension of a key; neither token can contain a dot. */
+/** Splits a key into its PBX and extension; neither token can contain a dot. */
 export function extensionTokens(key: ExtensionKey): ExtensionTokens {
   const [pbx = '', extension = ''] = key.split('.');
   return { pbx, extension };
