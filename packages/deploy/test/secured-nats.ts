@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 
@@ -38,13 +38,14 @@ export function passwordSecret(service: ServiceName): string {
 /**
  * Starts a private nats-server with the account section of `deploy/nats/nats.conf`, the generated
  * `authorization.conf` and the password hashes of a new secrets directory, all as in production.
+ * `editAuthorization` changes the permissions first, for tests that need a config that drifted.
  */
-export async function startSecuredNats(): Promise<SecuredNats> {
+export async function startSecuredNats(editAuthorization: (text: string) => string = (text) => text): Promise<SecuredNats> {
   // The secrets directory is a sibling of the server's own temporary directory, so the server
   // config includes its files the way nats.conf does, by a relative path.
   const secretsDirectory = mkdtempSync(join(tmpdir(), 'cti-deploy-secrets-'));
   generateSecrets({ directory: secretsDirectory });
-  copyFileSync(join(root, 'deploy/nats/authorization.conf'), join(secretsDirectory, 'authorization.conf'));
+  writeFileSync(join(secretsDirectory, 'authorization.conf'), editAuthorization(readFileSync(join(root, 'deploy/nats/authorization.conf'), 'utf8')));
   const relative = `../${basename(secretsDirectory)}`;
   const serverConfig = readFileSync(join(root, 'deploy/nats/nats.conf'), 'utf8');
   const server = await startNatsServer({
