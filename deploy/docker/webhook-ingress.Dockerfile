@@ -38,10 +38,10 @@ WORKDIR /app
 COPY --from=build --chown=root:root /out /app
 USER 10001:10001
 # The HTTP port is reached only through the TLS proxy (compose) or the Ingress (Kubernetes).
-ENV HOST=0.0.0.0 PORT=8080
+ENV WEBHOOK_HTTP_HOST=0.0.0.0 WEBHOOK_HTTP_PORT=8080
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["node", "/app/healthcheck.mjs", "PORT", "8080"]
+  CMD ["node", "/app/healthcheck.mjs", "WEBHOOK_HTTP_PORT", "8080"]
 # runService drains NATS and finishes messages in flight on SIGTERM.
 STOPSIGNAL SIGTERM
 CMD ["node", "/app/dist/main.js"]

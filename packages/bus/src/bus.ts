@@ -13,7 +13,7 @@ import { startConsumer, type ConsumerSpec, type MessageHandler, type RunningCons
 import { createBusMetrics, type BusMetrics } from './metrics.js';
 import { createPublisher, type PublishOptions, type PublishResult, type Publisher } from './publish.js';
 import { request, serve, type RequestHandler, type ServeOptions } from './rpc.js';
-import { ensureStreams, type RetentionOverrides } from './streams.js';
+import { ensureStreams, waitForStreams, type RetentionOverrides, type WaitForStreamsOptions } from './streams.js';
 
 export interface BusOptions {
   /** Service name; also the NATS connection name. */
@@ -96,6 +96,11 @@ export class Bus {
       ...(retention === undefined ? {} : { retention }),
       ...(replicas === undefined ? {} : { replicas }),
     });
+  }
+
+  /** Waits until streams this service reads, but does not create, exist; see `waitForStreams`. */
+  waitForStreams(names: readonly StreamName[], options: Omit<WaitForStreamsOptions, 'logger'> = {}): Promise<void> {
+    return waitForStreams(this.jsm, names, { ...options, logger: this.#logger });
   }
 
   ensureKvBucket(name: BucketName, options: Omit<EnsureBucketOptions, 'logger'> = {}): Promise<KV> {

@@ -16,5 +16,5 @@ export { createBusMetrics, type BusMetrics } from './metrics.js';
 export { createPublisher, type PublishResult, type Publisher } from './publish.js';
 export { request, serve, type RequestHandler } from './rpc.js';
 export { installShutdown, type ShutdownStep } from './shutdown.js';
-export { ensureStreams, streamConfig, type Retention, type RetentionOverrides } from './streams.js';
+export { ensureStreams, streamConfig, waitForStreams, type Retention, type RetentionOverrides, type WaitForStreamsOptions } from './streams.js';
 export { ensureKvBucket, ensureObjectStore, type BucketName, type EnsureBucketOptions } from './buckets.js';

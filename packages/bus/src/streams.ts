@@ -101,3 +101,48 @@ export async function ensureStreams(jsm: JetStreamManager, names: readonly Strea
     }
   }
 }
+
+export interface WaitForStreamsOptions {
+  logger: Logger;
+  /** Name of the creator of each stream, for the log line while the service waits for it. */
+  ownerOf?: (stream: StreamName) => string;
+  /** First delay between two look-ups, in ms; it doubles up to `maxDelayMs`. */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/**
+ * Waits until every given stream exists. In a fresh deployment a service that reads a stream it
+ * does not own can start before the stream's owner or the setup job has created it. Waiting here,
+ * with a log line per stream, beats a crash loop. Rejects when the connection closes.
+ */
+export async function waitForStreams(jsm: JetStreamManager, names: readonly StreamName[], options: WaitForStreamsOptions): Promise<void> {
+  const maxDelayMs = options.maxDelayMs ?? 5000;
+  for (const name of names) {
+    let delayMs = options.initialDelayMs ?? 250;
+    let waitingSince: number | undefined;
+    for (;;) {
+      const found = await jsm.streams.info(name).then(
+        () => true,
+        (error: unknown) => {
+          if (isStreamNotFound(error)) {
+            return false;
+          }
+          throw new BusError(BusErrorCode.STREAM_SETUP_FAILED, `cannot look up stream ${name}`, { cause: error, details: { stream: name } });
+        },
+      );
+      if (found) {
+        if (waitingSince !== undefined) {
+          options.logger.info({ stream: name, waitedMs: Date.now() - waitingSince }, 'stream found');
+        }
+        break;
+      }
+      if (waitingSince === undefined) {
+        waitingSince = Date.now();
+        options.logger.warn({ stream: name, createdBy: options.ownerOf?.(name) }, 'stream not found; waiting for it to be created');
+      }
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      delayMs = Math.min(delayMs * 2, maxDelayMs);
+    }
+  }
+}

@@ -254,3 +254,23 @@ describe('ensureStreams', () => {
     expect(DeadLetter.stream).toBe('DLQ');
   });
 });
+
+describe('waitForStreams', () => {
+  it('waits for a missing stream until its owner creates it', async () => {
+    let settled = false;
+    const waiting = bus.waitForStreams(['AI'], { initialDelayMs: 10, maxDelayMs: 50, ownerOf: () => 'webhook-ingress' }).then(() => {
+      settled = true;
+    });
+    await waitFor(() => logLines.lines.some((line) => line['msg'] === 'stream not found; waiting for it to be created' && line['stream'] === 'AI'), 'the waiting log line');
+    expect(settled).toBe(false);
+    expect(logLines.lines.find((line) => line['stream'] === 'AI' && line['createdBy'] !== undefined)?.['createdBy']).toBe('webhook-ingress');
+
+    await bus.ensureStreams(['AI']);
+    await waiting;
+    expect(logLines.lines.some((line) => line['msg'] === 'stream found' && line['stream'] === 'AI')).toBe(true);
+  });
+
+  it('returns at once for streams that exist', async () => {
+    await bus.waitForStreams(['CALLS', 'DLQ']);
+  });
+});

@@ -81,7 +81,7 @@ export const AiConversationAudio = defineContract({
   tokens: [] as const,
   stream: 'AI',
   publishedBy: ['webhook-ingress'],
-  consumedBy: ['crm-sync'],
+  consumedBy: [],
   description: 'post_call_audio: the conversation audio was stored; the event carries only its reference.',
 });
 

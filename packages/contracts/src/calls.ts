@@ -2,6 +2,7 @@ import Type, { type Static, type TProperties } from 'typebox';
 
 import { MessageId, Party, Timestamp } from './common.js';
 import { defineContract, SubjectToken } from './contract.js';
+import type { ServiceName } from './services.js';
 
 export const Direction = Type.Union([Type.Literal('inbound'), Type.Literal('outbound'), Type.Literal('internal')]);
 export type Direction = Static<typeof Direction>;
@@ -73,7 +74,12 @@ const outcomeFields = {
   hangupCauseText: Type.Optional(Type.String({ maxLength: 128 })),
 };
 
-function legContract<T extends string, E extends TProperties = Record<never, never>>(type: T, description: string, extra?: E) {
+function legContract<T extends string, E extends TProperties = Record<never, never>>(
+  type: T,
+  description: string,
+  extra?: E,
+  consumedBy: readonly ServiceName[] = ['push-gateway'],
+) {
   return defineContract({
     name: type,
     kind: 'event',
@@ -81,12 +87,13 @@ function legContract<T extends string, E extends TProperties = Record<never, nev
     tokens: ['pbx', 'extension'] as const,
     stream: 'CALLS',
     publishedBy: ['ami-bridge'],
-    consumedBy: ['push-gateway', 'crm-sync'],
+    consumedBy,
     description,
   });
 }
 
-export const CallRinging = legContract('call.ringing', 'An agent phone starts ringing for a call.');
+// crm-sync reads the ringing legs for the screen pop, and of the rest only `call.completed`.
+export const CallRinging = legContract('call.ringing', 'An agent phone starts ringing for a call.', {}, ['push-gateway', 'crm-sync']);
 export const CallAnswered = legContract('call.answered', 'An agent answered.', {
   ringSeconds: Type.Number({ minimum: 0 }),
 });

@@ -107,7 +107,7 @@ export const CallerLookupRequest = defineContract({
   tokens: [] as const,
   subjectPrefix: 'rpc.crm.lookup',
   stream: null,
-  publishedBy: ['webhook-ingress', 'push-gateway'],
+  publishedBy: ['webhook-ingress'],
   consumedBy: ['crm-sync'],
   description: 'Who is calling? Request/reply, answered from the phone index or a live CRM query.',
 });
@@ -129,7 +129,7 @@ export const CallerLookupReply = defineContract({
   subjectPrefix: 'rpc.crm.lookup',
   stream: null,
   publishedBy: ['crm-sync'],
-  consumedBy: ['webhook-ingress', 'push-gateway'],
+  consumedBy: ['webhook-ingress'],
   description: 'Answer to a caller lookup. No match is status ok with an empty list.',
 });
 

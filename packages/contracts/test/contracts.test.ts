@@ -5,7 +5,14 @@ import { describe, expect, it } from 'vitest';
 
 import {
   AllContracts,
+  anyExtension,
   CallRinging,
+  Consumers,
+  extensionSubject,
+  filterCovers,
+  liveSubject,
+  StreamReaders,
+  Streams,
   type ContractError,
   GENERATED_END,
   GENERATED_START,
@@ -78,6 +85,62 @@ describe('contracts', () => {
         expect(contract.subjectPattern.startsWith('rpc.'), contract.name).toBe(true);
       }
     }
+  });
+});
+
+// The NATS permissions are generated from these declarations, so an event read in any other way
+// than they declare would be denied in production. Each consumer of an event must read it through
+// one of its durable consumers or stream reads.
+describe('access declarations', () => {
+  const events = AllContracts.filter((contract) => contract.kind === 'event' && contract.stream !== null);
+  const reads = [
+    ...Object.values(Consumers).map((consumer) => ({ name: consumer.durable, service: consumer.service, stream: consumer.stream, filters: [consumer.filterSubject] })),
+    ...Object.entries(StreamReaders).map(([name, reader]) => ({
+      name,
+      service: reader.service,
+      stream: reader.stream,
+      filters: [...reader.extensionSubjects, ...reader.ephemeralFilters].map((subject) => anyExtension(subject)),
+    })),
+  ];
+
+  it('covers every consumed event', () => {
+    for (const contract of events) {
+      for (const service of contract.consumedBy.filter((name) => name !== 'cli')) {
+        const covered = reads.some((read) => read.service === service && read.stream === contract.stream && read.filters.some((filter) => filterCovers(filter, contract.filter())));
+        expect(covered, `${service} reads ${contract.name}`).toBe(true);
+      }
+    }
+  });
+
+  it('reads no event that its service does not consume', () => {
+    for (const read of reads) {
+      for (const filter of read.filters) {
+        const matched = events.filter((contract) => contract.stream === read.stream && filterCovers(filter, contract.filter()));
+        expect(matched.length, `${read.name} ${filter}`).toBeGreaterThan(0);
+        for (const contract of matched) {
+          expect(contract.consumedBy, `${read.name} ${filter} reads ${contract.name}`).toContain(read.service);
+        }
+      }
+    }
+  });
+
+  it('reads live copies only of streams that republish them', () => {
+    for (const reader of Object.values(StreamReaders)) {
+      expect(Streams[reader.stream].republishLive, reader.stream).toBe(true);
+    }
+  });
+
+  it('fills extension subjects with valid tokens only', () => {
+    expect(liveSubject(extensionSubject('call.*.{pbx}.{extension}', { pbx: 'pbx1', extension: '101' }))).toBe('live.call.*.pbx1.101');
+    expect(() => extensionSubject('call.*.{pbx}.{extension}', { pbx: 'pbx1', extension: '>' })).toThrow(/invalid subject token extension/);
+  });
+
+  it('matches subjects with NATS wildcard rules', () => {
+    expect(filterCovers('call.*.*.*', 'call.ringing.*.*')).toBe(true);
+    expect(filterCovers('call.ringing.*.*', 'call.*.*.*')).toBe(false);
+    expect(filterCovers('call.>', 'call.completed.*')).toBe(true);
+    expect(filterCovers('call.*.*.*', 'call.completed.*')).toBe(false);
+    expect(filterCovers('crm.*.*.*.*', 'crm.call.logged.*')).toBe(false);
   });
 });
 

@@ -24,8 +24,9 @@ function quote(subject: string): string {
   return JSON.stringify(subject);
 }
 
-function renderList(name: string, subjects: readonly string[]): string[] {
-  return [`  ${name}: {`, '    allow: [', ...subjects.map((subject) => `      ${quote(subject)}`), '    ]', '  }'];
+function renderList(name: string, subjects: readonly string[], denied: readonly string[] = []): string[] {
+  const list = (key: string, entries: readonly string[]) => [`    ${key}: [`, ...entries.map((subject) => `      ${quote(subject)}`), '    ]'];
+  return [`  ${name}: {`, ...list('allow', subjects), ...(denied.length === 0 ? [] : list('deny', denied)), '  }'];
 }
 
 /** Renders `deploy/nats/authorization.conf`: the permissions of every user, as variables. */
@@ -34,7 +35,7 @@ export function renderNatsAuthorization(users: readonly NatsUser[] = natsUsers()
     [
       `# ${user.user}`,
       `${permissionsVariable(user)}: {`,
-      ...renderList('publish', user.publish),
+      ...renderList('publish', user.publish, user.publishDeny),
       ...renderList('subscribe', user.subscribe),
       ...(user.allowResponses ? ['  allow_responses: true'] : []),
       '}',

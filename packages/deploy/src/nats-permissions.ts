@@ -1,12 +1,17 @@
 import {
   AllContracts,
+  anyExtension,
   BucketAccess,
   Buckets,
+  Consumers,
   consumersOf,
   inboxPrefix,
+  liveSubject,
+  readersOf,
   ServiceNames,
   StreamNames,
   streamsOwnedBy,
+  streamsReadBy,
   type BucketKey,
   type MessageContract,
   type ServiceName,
@@ -20,6 +25,11 @@ export interface NatsUser {
   /** NATS configuration variable that contains the user's bcrypt password hash. */
   passwordVariable: string;
   publish: string[];
+  /**
+   * Subjects refused even where `publish` allows them: the durable consumers of other services,
+   * which a wildcard over short-lived consumer names would otherwise reach.
+   */
+  publishDeny: string[];
   subscribe: string[];
   /** True for services that serve requests: they may publish once to each request's reply subject. */
   allowResponses: boolean;
@@ -50,19 +60,70 @@ function isDeadLetter(contract: MessageContract): boolean {
 
 /**
  * Stream management a service needs at start: its own streams are created and brought to the
- * configured limits; AUDIT and DLQ are only created when missing, never updated.
+ * configured limits; AUDIT and DLQ are only created when missing, never updated; the streams it
+ * reads are looked up until they exist.
  */
 export function streamManagementOf(service: ServiceName): string[] {
   const owned = streamsOwnedBy(service);
+  const read = streamsReadBy(service);
   const subjects: string[] = [];
   for (const stream of StreamNames) {
     if (owned.includes(stream)) {
       subjects.push(`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`);
     } else if (stream === 'AUDIT' || stream === 'DLQ') {
       subjects.push(`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`);
+    } else if (read.includes(stream)) {
+      subjects.push(`$JS.API.STREAM.INFO.${stream}`);
     }
   }
   return subjects;
+}
+
+/**
+ * Durable consumers: each is created (or updated) only with its declared filter, which nats-server
+ * 2.9 and later read from the create subject, then pulled from and acknowledged.
+ */
+function durablePermissions(service: ServiceName): string[] {
+  return consumersOf(service).flatMap(({ stream, durable, filterSubject }) => [
+    `$JS.API.CONSUMER.CREATE.${stream}.${durable}.${filterSubject}`,
+    `$JS.API.CONSUMER.INFO.${stream}.${durable}`,
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`,
+    `$JS.ACK.${stream}.${durable}.>`,
+  ]);
+}
+
+/**
+ * Stream reads per agent extension: live copies, stored messages, and short-lived consumers. The
+ * short-lived ones get names the service picks, so their API subjects take any name except the
+ * durables of other services, which are denied: pulling from one would take its messages.
+ */
+function readerPermissions(service: ServiceName): { publish: string[]; publishDeny: string[]; subscribe: string[] } {
+  const publish: string[] = [];
+  const publishDeny: string[] = [];
+  const subscribe: string[] = [];
+  for (const reader of readersOf(service)) {
+    const { stream } = reader;
+    publish.push(`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.MSG.GET.${stream}`);
+    subscribe.push(...reader.extensionSubjects.map((subject) => liveSubject(anyExtension(subject))));
+    if (reader.ephemeralFilters.length === 0) {
+      continue;
+    }
+    publish.push(
+      ...reader.ephemeralFilters.map((filter) => `$JS.API.CONSUMER.CREATE.${stream}.*.${anyExtension(filter)}`),
+      `$JS.API.CONSUMER.MSG.NEXT.${stream}.*`,
+      `$JS.API.CONSUMER.DELETE.${stream}.*`,
+    );
+    for (const consumer of Object.values(Consumers)) {
+      if (consumer.stream === stream && consumer.service !== service) {
+        publishDeny.push(
+          `$JS.API.CONSUMER.CREATE.${stream}.${consumer.durable}.>`,
+          `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer.durable}`,
+          `$JS.API.CONSUMER.DELETE.${stream}.${consumer.durable}`,
+        );
+      }
+    }
+  }
+  return { publish, publishDeny, subscribe };
 }
 
 /** JetStream stream behind a bucket: `KV_<name>` for key-value buckets, `OBJ_<name>` for object stores. */
@@ -71,7 +132,7 @@ export function bucketStream(key: BucketKey): string {
   return bucket.kind === 'kv' ? `KV_${bucket.name}` : `OBJ_${bucket.name}`;
 }
 
-function bucketPermissions(service: ServiceName): { publish: string[]; subscribe: string[] } {
+function bucketPermissions(service: ServiceName): string[] {
   const publish: string[] = [];
   for (const key of Object.keys(BucketAccess) as BucketKey[]) {
     const access = BucketAccess[key];
@@ -104,23 +165,23 @@ function bucketPermissions(service: ServiceName): { publish: string[]; subscribe
       }
     }
   }
-  return { publish, subscribe: [] };
+  return publish;
 }
 
 /**
- * Permissions of a service's NATS user, derived from the contracts it publishes and consumes, its
- * durable consumers and its buckets:
+ * Permissions of a service's NATS user, derived from the contracts it publishes and consumes and
+ * from its access declarations (durable consumers, stream reads, buckets):
  * - events it publishes, on their subjects (`{service}` bound to itself, dead letters only for its
- *   own consumers), and management of the streams it ensures;
+ *   own consumers), and management of the streams it ensures or waits for;
  * - requests it sends, and, for requests it serves, a subscription plus one reply per request;
- * - core subscriptions on the events it consumes, and its durable consumers' API subjects;
+ * - its durable consumers' API subjects: events reach it through those, or through the live
+ *   copies of its stream reads, never through a core subscription on the event subjects;
  * - its own inbox prefix, and nothing under another service's.
  */
 export function servicePermissions(service: ServiceName): NatsUser {
   const publish = new Set<string>();
   const subscribe = new Set<string>([`${inboxPrefix(service)}.>`]);
   let allowResponses = false;
-  const consumers = consumersOf(service);
 
   for (const contract of AllContracts) {
     if (contract.kind === 'reply') {
@@ -129,44 +190,25 @@ export function servicePermissions(service: ServiceName): NatsUser {
     }
     if (contract.publishedBy.includes(service)) {
       if (isDeadLetter(contract)) {
-        for (const consumer of consumers) {
+        for (const consumer of consumersOf(service)) {
           publish.add(`dlq.${consumer.stream}.${consumer.durable}`);
         }
       } else {
         publish.add(permissionSubject(contract, service));
       }
     }
-    if (contract.consumedBy.includes(service)) {
+    if (contract.kind === 'request' && contract.consumedBy.includes(service)) {
       subscribe.add(permissionSubject(contract, service));
-      if (contract.kind === 'request') {
-        allowResponses = true;
-      }
+      allowResponses = true;
     }
   }
 
-  for (const subject of streamManagementOf(service)) {
+  const readers = readerPermissions(service);
+  for (const subject of [...streamManagementOf(service), ...durablePermissions(service), ...readers.publish, ...bucketPermissions(service)]) {
     publish.add(subject);
   }
-
-  for (const consumer of consumers) {
-    const { stream, durable } = consumer;
-    // Since nats-server 2.9 the create request names the consumer and its filter in the subject;
-    // DURABLE.CREATE is the older form some clients still send.
-    for (const subject of [
-      `$JS.API.CONSUMER.CREATE.${stream}.${durable}`,
-      `$JS.API.CONSUMER.CREATE.${stream}.${durable}.>`,
-      `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${durable}`,
-      `$JS.API.CONSUMER.INFO.${stream}.${durable}`,
-      `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`,
-      `$JS.ACK.${stream}.${durable}.>`,
-    ]) {
-      publish.add(subject);
-    }
-  }
-
-  const buckets = bucketPermissions(service);
-  for (const subject of buckets.publish) {
-    publish.add(subject);
+  for (const subject of readers.subscribe) {
+    subscribe.add(subject);
   }
 
   return {
@@ -174,6 +216,7 @@ export function servicePermissions(service: ServiceName): NatsUser {
     user: service,
     passwordVariable: passwordVariable(service),
     publish: [...publish].sort(),
+    publishDeny: [...new Set(readers.publishDeny)].sort(),
     subscribe: [...subscribe].sort(),
     allowResponses,
   };
@@ -233,6 +276,7 @@ export function cliPermissions(): NatsUser {
     user: service,
     passwordVariable: passwordVariable(service),
     publish: [...publish].sort(),
+    publishDeny: [],
     subscribe: [`${inboxPrefix(service)}.>`],
     allowResponses: false,
   };

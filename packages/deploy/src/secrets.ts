@@ -21,6 +21,11 @@ export interface SecretSpec {
   mounts: Partial<Record<SecretConsumer, string>>;
   /** Several secrets, one per line, so an old and a new one can be accepted during a rotation. */
   list?: boolean;
+  /**
+   * Content of a new file, for a generated file that is not a random secret. Such a file is
+   * edited by the operator afterwards and never replaced, so it cannot be rotated.
+   */
+  initialContent?: string;
 }
 
 const NATS_USERS = ServiceNames;
@@ -67,10 +72,10 @@ export const SecretSpecs: readonly SecretSpec[] = [
   },
   {
     name: 'push_gateway_api_keys',
-    description: 'API keys accepted by push-gateway, one per line',
+    description: 'API keys that may mint agent tokens, as JSON with the SHA-256 hash of each key; starts empty, `cti api-key create` prints the entries to add',
     source: 'generated',
-    mounts: { 'push-gateway': 'API_KEYS_FILE' },
-    list: true,
+    mounts: { 'push-gateway': 'PUSH_API_KEYS_FILE' },
+    initialContent: '{ "keys": [] }\n',
   },
   {
     name: 'phone_hash_key',
@@ -154,7 +159,9 @@ export function renderPasswordHashes(passwords: ReadonlyMap<ServiceName, string>
  */
 export function generateSecrets(options: GenerateOptions): SecretStatus[] {
   const rotate = new Set(options.rotate ?? []);
-  const rotatable = SecretSpecs.filter((spec) => spec.source === 'generated' && spec.name !== NATS_PASSWORD_HASHES).map((spec) => spec.name);
+  const rotatable = SecretSpecs.filter((spec) => spec.source === 'generated' && spec.name !== NATS_PASSWORD_HASHES && spec.initialContent === undefined).map(
+    (spec) => spec.name,
+  );
   for (const name of rotate) {
     if (!rotatable.includes(name)) {
       throw new Error(`cannot rotate ${name}: expected one of ${rotatable.join(', ')}`);
@@ -179,7 +186,7 @@ export function generateSecrets(options: GenerateOptions): SecretStatus[] {
       statuses.push({ name: spec.name, state: 'kept' });
       continue;
     }
-    writeSecretFile(path, `${newSecret()}\n`, options.owner);
+    writeSecretFile(path, spec.initialContent ?? `${newSecret()}\n`, options.owner);
     statuses.push({ name: spec.name, state: exists ? 'rotated' : 'created' });
   }
 

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { parse } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
-import { DeployedServices, SecretSpecs, type SecretConsumer } from '../src/index.js';
+import { DeployedServices, SecretSpecs, type DeployedService, type SecretConsumer } from '../src/index.js';
+import { acceptedVariables, loadDeployedConfig, mandatoryVariables, operatorValue, ProgramConfigs, sampleSecrets, unknownVariables } from './service-configs.js';
 
 const root = join(import.meta.dirname, '../../..');
 const composeText = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
@@ -190,6 +191,78 @@ describe('docker-compose.yml', () => {
       expect(compose.services[service]?.environment?.['NATS_USER']).toBe(service);
     }
     expect(compose.services['setup']?.environment?.['NATS_USER']).toBe('cli');
+  });
+});
+
+/** The program each container runs: a service, or the CLI for the setup job and `cti`. */
+const Programs: [string, DeployedService | 'cli'][] = [...DeployedServices.map((service) => [service, service] as [string, DeployedService]), ['setup', 'cli'], ['cti', 'cli']];
+
+/**
+ * Builds a container's environment after compose interpolation. With `minimal`, .env sets only the
+ * variables compose requires (`${NAME:?…}`) and the rest take their `:-` defaults. With `full`,
+ * .env sets every variable to its value in .env.example.
+ */
+function environmentOf(container: string, env: 'minimal' | 'full'): Record<string, string> {
+  const environment = compose.services[container]?.environment ?? {};
+  const interpolate = (value: string) =>
+    value.replace(/\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}/g, (_match, name: string, operator: string | undefined, fallback: string) => {
+      const required = operator?.endsWith('?') === true;
+      if (env === 'full' || required) {
+        return operatorValue(name, required);
+      }
+      return operator?.endsWith('-') === true ? fallback : '';
+    });
+  return Object.fromEntries(Object.entries(environment).map(([name, value]) => [name, interpolate(String(value))]));
+}
+
+describe('docker-compose.yml settings against the config specs', () => {
+  const directory = mkdtempSync(join(tmpdir(), 'cti-compose-secrets-'));
+  const secretFile = sampleSecrets(join(directory, 'secrets'));
+
+  afterAll(() => {
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it.each(Programs)('%s sets only variables its program reads', (container, program) => {
+    expect(unknownVariables(ProgramConfigs[program], environmentOf(container, 'full'))).toEqual([]);
+  });
+
+  it.each(Programs)('%s sets every variable its program requires', (container, program) => {
+    const environment = environmentOf(container, 'minimal');
+    for (const name of mandatoryVariables(ProgramConfigs[program])) {
+      const set = (environment[name] ?? '') !== '' || (environment[`${name}_FILE`] ?? '') !== '';
+      expect(set, `${container} ${name}`).toBe(true);
+    }
+  });
+
+  it.each(Programs)('%s loads its configuration from the required .env settings alone', (container, program) => {
+    expect(() => loadDeployedConfig(program, environmentOf(container, 'minimal'), secretFile)).not.toThrow();
+  });
+
+  it.each(Programs)('%s loads its configuration from every .env.example setting', (container, program) => {
+    expect(() => loadDeployedConfig(program, environmentOf(container, 'full'), secretFile)).not.toThrow();
+  });
+
+  it('names each secret by a variable its program reads', () => {
+    for (const spec of SecretSpecs) {
+      for (const [consumer, variable] of Object.entries(spec.mounts) as [SecretConsumer, string][]) {
+        if (consumer !== 'nats') {
+          expect(acceptedVariables(ProgramConfigs[consumer === 'cti' ? 'cli' : consumer]), `${spec.name} in ${consumer}`).toContain(variable);
+        }
+      }
+    }
+  });
+
+  it('gives ami-bridge and push-gateway the same PBX id', () => {
+    for (const env of ['minimal', 'full'] as const) {
+      expect(environmentOf('push-gateway', env)['PBX_ID']).toBe(environmentOf('ami-bridge', env)['PBX_ID']);
+    }
+  });
+
+  it('serves the proxy on the ports the services listen on', () => {
+    const caddyfile = readFileSync(join(root, 'deploy/proxy/Caddyfile'), 'utf8');
+    expect(caddyfile).toContain(`reverse_proxy push-gateway:${environmentOf('push-gateway', 'full')['PUSH_HTTP_PORT']} {`);
+    expect(caddyfile).toContain(`reverse_proxy webhook-ingress:${environmentOf('webhook-ingress', 'full')['WEBHOOK_HTTP_PORT']} {`);
   });
 });
 

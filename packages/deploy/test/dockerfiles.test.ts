@@ -8,7 +8,8 @@ import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DeployedServices } from '../src/index.js';
+import { DeployedServices, type DeployedService } from '../src/index.js';
+import { acceptedVariables, ProgramConfigs } from './service-configs.js';
 
 const root = join(import.meta.dirname, '../../..');
 const run = promisify(execFile);
@@ -47,6 +48,12 @@ function instructions(text: string): Instruction[] {
 function finalStage(list: Instruction[]): Instruction[] {
   const lastFrom = list.map((instruction) => instruction.keyword).lastIndexOf('FROM');
   return list.slice(lastFrom);
+}
+
+/** Variables the ENV instructions of a stage set (`ENV A=1 B=2`). */
+function environmentOf(stage: Instruction[]): Record<string, string> {
+  const pairs = stage.filter((instruction) => instruction.keyword === 'ENV').flatMap((instruction) => instruction.argument.split(/\s+/));
+  return Object.fromEntries(pairs.map((pair) => pair.split('=', 2) as [string, string]));
 }
 
 const dockerfiles = [...DeployedServices, 'cli'].map((name) => {
@@ -88,14 +95,27 @@ describe.each(dockerfiles)('%s.Dockerfile', (name, text, list) => {
     }
   });
 
+  it('sets only variables its program reads', () => {
+    const accepted = acceptedVariables(ProgramConfigs[name as DeployedService | 'cli']);
+    const settings = environmentOf(stage);
+    for (const variable of Object.keys(settings).filter((candidate) => candidate !== 'NODE_ENV')) {
+      expect(accepted, variable).toContain(variable);
+    }
+  });
+
   it('probes the real health route', () => {
     const healthcheck = stage.find((instruction) => instruction.keyword === 'HEALTHCHECK');
     if (name === 'cli') {
       expect(healthcheck?.argument).toBe('NONE');
       return;
     }
-    const [variable, port] = name === 'ami-bridge' || name === 'crm-sync' ? ['OPS_PORT', '9464'] : ['PORT', '8080'];
-    expect(healthcheck?.argument).toContain(`CMD ["node", "/app/healthcheck.mjs", "${variable}", "${port}"]`);
+    // The port variable the service listens on, and the address variable next to it.
+    const [, variable = '', port = ''] = /CMD \["node", "\/app\/healthcheck\.mjs", "([A-Z_]+)", "(\d+)"\]/.exec(healthcheck?.argument ?? '') ?? [];
+    const accepted = acceptedVariables(ProgramConfigs[name as DeployedService]);
+    expect(accepted).toContain(variable);
+    expect(accepted).toContain(variable.replace(/PORT$/, 'HOST'));
+    expect(variable).toMatch(name === 'ami-bridge' || name === 'crm-sync' ? /^OPS_PORT$/ : /_HTTP_PORT$/);
+    expect(environmentOf(stage)[variable]).toBe(port);
     expect(text).toContain(`EXPOSE ${port}`);
   });
 });
@@ -146,11 +166,18 @@ describe('healthcheck.mjs', () => {
 
   it('fails when /healthz answers an error', async () => {
     status = 503;
-    await expect(run('node', [script, 'PORT', String(port)], { env: { ...process.env, PORT: '' } })).rejects.toMatchObject({ code: 1 });
+    await expect(run('node', [script, 'PUSH_HTTP_PORT', String(port)], { env: { ...process.env, PUSH_HTTP_PORT: '' } })).rejects.toMatchObject({ code: 1 });
   });
 
   it('fails when nothing listens', async () => {
-    await expect(run('node', [script, 'PORT', '1'], { env: { ...process.env, PORT: '1' } })).rejects.toMatchObject({ code: 1 });
+    await expect(run('node', [script, 'WEBHOOK_HTTP_PORT', '1'], { env: { ...process.env, WEBHOOK_HTTP_PORT: '1' } })).rejects.toMatchObject({ code: 1 });
+  });
+
+  it('asks the address the service is bound to', async () => {
+    status = 200;
+    // Bound to 127.0.0.2 by the *_HOST partner of the port variable, nothing answers there.
+    await expect(run('node', [script, 'PUSH_HTTP_PORT', '1'], { env: { ...process.env, PUSH_HTTP_PORT: String(port), PUSH_HTTP_HOST: '127.0.0.2' } })).rejects.toMatchObject({ code: 1 });
+    await expect(run('node', [script, 'PUSH_HTTP_PORT', '1'], { env: { ...process.env, PUSH_HTTP_PORT: String(port), PUSH_HTTP_HOST: '127.0.0.1' } })).resolves.toBeDefined();
   });
 });
 

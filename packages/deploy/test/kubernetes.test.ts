@@ -2,10 +2,14 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { parse, parseAllDocuments } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
-import { DeployedServices, natsUsers, SecretSpecs } from '../src/index.js';
+import { parse, parseAllDocuments } from 'yaml';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { DeployedServices, natsUsers, SecretSpecs, type DeployedService } from '../src/index.js';
+import { loadDeployedConfig, mandatoryVariables, ProgramConfigs, sampleSecrets, unknownVariables } from './service-configs.js';
 
 const root = join(import.meta.dirname, '../../..');
 const base = join(root, 'deploy/kubernetes/base');
@@ -21,6 +25,7 @@ interface Container {
   name: string;
   image: string;
   env?: { name: string; value?: string; valueFrom?: unknown }[];
+  envFrom?: { configMapRef?: { name: string } }[];
   securityContext?: {
     allowPrivilegeEscalation?: boolean;
     readOnlyRootFilesystem?: boolean;
@@ -166,6 +171,66 @@ describe('kustomize base', () => {
       expect(environment['NATS_USER'], workload.metadata.name).toBe(user);
       expect(environment['JETSTREAM_REPLICAS'], workload.metadata.name).toBe('3');
     }
+  });
+});
+
+/** Builds the environment of a workload's container: its ConfigMaps, then its own `env` entries. */
+function environmentOf(workload: Manifest): Record<string, string> {
+  const [container] = podSpec(workload).containers;
+  const environment: Record<string, string> = {};
+  for (const source of container?.envFrom ?? []) {
+    const name = source.configMapRef?.name;
+    if (name !== undefined) {
+      Object.assign(environment, (find('ConfigMap', name) as unknown as { data: Record<string, string> }).data);
+    }
+  }
+  for (const variable of container?.env ?? []) {
+    environment[variable.name] = String(variable.value);
+  }
+  return environment;
+}
+
+describe('workload settings against the config specs', () => {
+  const directory = mkdtempSync(join(tmpdir(), 'cti-kubernetes-secrets-'));
+  const secretFile = sampleSecrets(join(directory, 'secrets'));
+  const programs: [string, DeployedService | 'cli'][] = [...DeployedServices.map((service) => [service, service] as [string, DeployedService]), ['cti-setup', 'cli']];
+  const workloadOf = (name: string) => workloads.find((candidate) => candidate.metadata.name === name)!;
+
+  afterAll(() => {
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it.each(programs)('%s sets only variables its program reads', (name, program) => {
+    expect(unknownVariables(ProgramConfigs[program], environmentOf(workloadOf(name)))).toEqual([]);
+  });
+
+  it.each(programs)('%s sets every variable its program requires', (name, program) => {
+    const environment = environmentOf(workloadOf(name));
+    for (const variable of mandatoryVariables(ProgramConfigs[program])) {
+      expect((environment[variable] ?? environment[`${variable}_FILE`] ?? '') !== '', `${name} ${variable}`).toBe(true);
+    }
+  });
+
+  it.each(programs)('%s loads its configuration', (name, program) => {
+    expect(() => loadDeployedConfig(program, environmentOf(workloadOf(name)), secretFile)).not.toThrow();
+  });
+
+  it('gives ami-bridge and push-gateway the same PBX id', () => {
+    expect(environmentOf(workloadOf('push-gateway'))['PBX_ID']).toBe(environmentOf(workloadOf('ami-bridge'))['PBX_ID']);
+  });
+
+  it('lets the HTTP services listen on the ports their probes and Services use', () => {
+    const ports: Record<string, string> = { 'push-gateway': 'PUSH_HTTP_PORT', 'webhook-ingress': 'WEBHOOK_HTTP_PORT', 'ami-bridge': 'OPS_PORT', 'crm-sync': 'OPS_PORT' };
+    for (const [service, variable] of Object.entries(ports)) {
+      const [container] = podSpec(workloadOf(service)).containers;
+      expect(environmentOf(workloadOf(service))[variable], service).toBe(String(container?.ports?.[0]?.containerPort));
+    }
+  });
+
+  it('allows the console origin of the agent host', () => {
+    const ingress = find('Ingress', 'cti').spec as { rules: { host: string; http: { paths: { backend: { service: { name: string } } }[] } }[] };
+    const agentHost = ingress.rules.find((rule) => rule.http.paths.some((path) => path.backend.service.name === 'push-gateway'))?.host;
+    expect(environmentOf(workloadOf('push-gateway'))['PUSH_ALLOWED_ORIGINS']).toBe(`https://${agentHost}`);
   });
 });
 

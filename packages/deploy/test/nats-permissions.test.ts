@@ -1,17 +1,22 @@
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { Bus, ensureConsumer, listDeadLetters, replayDeadLetter } from '@cti/bus';
 import {
   AllContracts,
+  anyExtension,
   BucketAccess,
   Buckets,
   Consumers,
   consumersOf,
+  extensionSubject,
+  filterCovers,
   inboxPrefix,
+  liveSubject,
+  readersOf,
   ServiceNames,
   StreamNames,
+  StreamReaders,
   Streams,
   streamsOwnedBy,
   type BucketKey,
@@ -20,33 +25,29 @@ import {
   type StreamName,
 } from '@cti/contracts';
 import { createLogger } from '@cti/logging';
-import { startNatsServer, waitFor, type NatsServerHandle } from '@cti/testing';
-import { DeliverPolicy } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
-import { errors, type NatsConnection } from '@nats-io/nats-core';
-
-type PermissionViolation = InstanceType<typeof errors.PermissionViolationError>;
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { generatedAccounts, generateSecrets, renderNatsAccounts, renderNatsAuthorization, SecretSpecs } from '../src/index.js';
+import { generatedAccounts, renderNatsAccounts, renderNatsAuthorization } from '../src/index.js';
+import {
+  connectUser,
+  expectPublishDenied as publishDenied,
+  expectSubscribeDenied as subscribeDenied,
+  root,
+  startSecuredNats,
+  type SecuredNats,
+  type UserClient,
+} from './secured-nats.js';
 
-const root = join(import.meta.dirname, '../../..');
 const services = ServiceNames.filter((name) => name !== 'cli');
 const encoder = new TextEncoder();
 const logger = createLogger({ service: 'deploy-test', level: 'silent' });
 
-interface Client {
-  service: ServiceName;
-  bus: Bus;
-  connection: NatsConnection;
-  violations: PermissionViolation[];
-}
+let nats: SecuredNats;
+const clients = new Map<ServiceName, UserClient>();
 
-let server: NatsServerHandle;
-let secretsDirectory: string;
-const clients = new Map<ServiceName, Client>();
-
-function client(service: ServiceName): Client {
+function client(service: ServiceName): UserClient {
   const found = clients.get(service);
   if (found === undefined) {
     throw new Error(`no connection for ${service}`);
@@ -54,28 +55,12 @@ function client(service: ServiceName): Client {
   return found;
 }
 
-function passwordOf(service: ServiceName): string {
-  const spec = SecretSpecs.find((candidate) => candidate.mounts[service === 'cli' ? 'cti' : service] === 'NATS_PASSWORD_FILE');
-  if (spec === undefined) {
-    throw new Error(`no NATS password secret for ${service}`);
-  }
-  return readFileSync(join(secretsDirectory, spec.name), 'utf8').trim();
+function expectPublishDenied(service: ServiceName, subject: string): Promise<void> {
+  return publishDenied(client(service), subject);
 }
 
-async function connect(service: ServiceName): Promise<Client> {
-  const bus = await Bus.connect(
-    { natsUrl: server.url, natsUser: service, natsPassword: passwordOf(service) },
-    { name: service, logger, waitOnFirstConnect: false, inboxPrefix: inboxPrefix(service) },
-  );
-  const violations: PermissionViolation[] = [];
-  void (async () => {
-    for await (const status of bus.connection.status()) {
-      if (status.type === 'error' && status.error instanceof errors.PermissionViolationError) {
-        violations.push(status.error);
-      }
-    }
-  })();
-  return { service, bus, connection: bus.connection, violations };
+function expectSubscribeDenied(service: ServiceName, subject: string): Promise<void> {
+  return subscribeDenied(client(service), subject);
 }
 
 /** Builds a concrete subject of a contract: `{service}` is the given service, other tokens are sample values. */
@@ -105,47 +90,14 @@ function deadLetterOf(consumer: { stream: string; durable: string }, sequence: n
   );
 }
 
-async function expectPublishDenied(service: ServiceName, subject: string): Promise<void> {
-  const { connection, violations } = client(service);
-  connection.publish(subject, encoder.encode('{"probe":true}'));
-  await connection.flush();
-  await waitFor(
-    () => violations.some((violation) => violation.operation === 'publish' && violation.subject === subject),
-    `${service} denied publishing to ${subject}`,
-    { timeoutMs: 5000 },
-  );
-}
-
-async function expectSubscribeDenied(service: ServiceName, subject: string): Promise<void> {
-  const { connection, violations } = client(service);
-  const subscription = connection.subscribe(subject);
-  await connection.flush();
-  await waitFor(
-    () => violations.some((violation) => violation.operation === 'subscription' && violation.subject === subject),
-    `${service} denied subscribing to ${subject}`,
-    { timeoutMs: 5000 },
-  );
-  subscription.unsubscribe();
-}
-
 async function messageCount(stream: string): Promise<number> {
   return (await client('cli').bus.jsm.streams.info(stream)).state.messages;
 }
 
 beforeAll(async () => {
-  // The secrets directory is a sibling of the server's own temporary directory, so the server
-  // config includes its files the way nats.conf does, by a relative path.
-  secretsDirectory = mkdtempSync(join(tmpdir(), 'cti-deploy-secrets-'));
-  generateSecrets({ directory: secretsDirectory });
-  copyFileSync(join(root, 'deploy/nats/authorization.conf'), join(secretsDirectory, 'authorization.conf'));
-  const relative = `../${basename(secretsDirectory)}`;
-  const serverConfig = readFileSync(join(root, 'deploy/nats/nats.conf'), 'utf8');
-  server = await startNatsServer({
-    config: [`include "${relative}/nats_password_hashes.conf"`, `include "${relative}/authorization.conf"`, generatedAccounts(serverConfig)].join('\n'),
-  });
-
+  nats = await startSecuredNats();
   for (const service of ServiceNames) {
-    clients.set(service, await connect(service));
+    clients.set(service, await connectUser(nats, service));
   }
 
   // The start-up of a deployment: each service creates the streams it owns and makes sure AUDIT
@@ -162,10 +114,7 @@ afterAll(async () => {
   for (const { bus } of clients.values()) {
     await bus.drain().catch(() => undefined);
   }
-  await server?.dispose();
-  if (secretsDirectory !== undefined) {
-    rmSync(secretsDirectory, { recursive: true, force: true });
-  }
+  await nats?.dispose();
 });
 
 describe('generated NATS configuration', () => {
@@ -180,7 +129,7 @@ describe('generated NATS configuration', () => {
 
   it('rejects a wrong password', async () => {
     await expect(
-      Bus.connect({ natsUrl: server.url, natsUser: 'ami-bridge', natsPassword: passwordOf('crm-sync') }, { name: 'intruder', logger, waitOnFirstConnect: false }),
+      Bus.connect({ natsUrl: nats.server.url, natsUser: 'ami-bridge', natsPassword: nats.password('crm-sync') }, { name: 'intruder', logger, waitOnFirstConnect: false }),
     ).rejects.toThrow();
   });
 });
@@ -188,7 +137,6 @@ describe('generated NATS configuration', () => {
 describe.each(services)('NATS user %s', (service) => {
   const published = events.filter((contract) => contract.publishedBy.includes(service));
   const notPublished = events.filter((contract) => !contract.publishedBy.includes(service) && contract.name !== 'audit');
-  const notConsumed = AllContracts.filter((contract) => contract.kind !== 'reply' && !contract.consumedBy.includes(service));
 
   it('publishes every event its contracts declare', async () => {
     expect(published.length).toBeGreaterThan(0);
@@ -221,8 +169,16 @@ describe.each(services)('NATS user %s', (service) => {
 
 
   it('is denied subscribing to what it does not consume', async () => {
-    for (const contract of notConsumed) {
-      await expectSubscribeDenied(service, permissionFilter(contract));
+    // Events reach a service through its durable consumers or the live copies of its stream
+    // reads, so no service may subscribe to an event subject itself. It subscribes only to the
+    // requests it serves.
+    for (const contract of AllContracts.filter((candidate) => candidate.kind !== 'reply')) {
+      if (contract.kind !== 'request' || !contract.consumedBy.includes(service)) {
+        await expectSubscribeDenied(service, contract.filter());
+      }
+    }
+    if (readersOf(service).length === 0) {
+      await expectSubscribeDenied(service, liveSubject('>'));
     }
     await expectSubscribeDenied(service, '>');
     await expectSubscribeDenied(service, '_INBOX.>');
@@ -232,7 +188,7 @@ describe.each(services)('NATS user %s', (service) => {
   });
 
   it('is denied reading streams it has no consumer on', async () => {
-    const readable = new Set<string>(consumersOf(service).map((consumer) => consumer.stream));
+    const readable = new Set<string>([...consumersOf(service), ...readersOf(service)].map((entry) => entry.stream));
     for (const stream of StreamNames.filter((name) => !readable.has(name))) {
       await expectPublishDenied(service, `$JS.API.CONSUMER.CREATE.${stream}.probe.${Streams[stream].subjects[0]}`);
       await expectPublishDenied(service, `$JS.API.STREAM.MSG.GET.${stream}`);
@@ -252,29 +208,60 @@ describe.each(services)('NATS user %s', (service) => {
   });
 });
 
-/** Subscription filter of a contract, with every token a wildcard. */
-function permissionFilter(contract: MessageContract): string {
-  return contract.filter();
-}
-
-const subscriptions = events.flatMap((contract) =>
-  contract.consumedBy.filter((service) => service !== 'cli').map((service) => [`${service} receives ${contract.name}`, service, contract] as const),
+const liveReads = Object.values(StreamReaders).flatMap((reader) =>
+  events
+    .filter((contract) => contract.stream === reader.stream && reader.extensionSubjects.some((subject) => filterCovers(anyExtension(subject), contract.filter())))
+    .map((contract) => [`${reader.service} receives the live copy of ${contract.name}`, reader.service as ServiceName, contract] as const),
 );
 
-describe('subscriptions', () => {
-  it.each(subscriptions)('%s', async (_name, service, contract) => {
+describe('stream reads', () => {
+  it.each(liveReads)('%s', async (_name, service, contract) => {
     const publisher = contract.publishedBy.find((name) => name !== 'cli') ?? 'cli';
-    const subscription = client(service).connection.subscribe(contract.filter(), { max: 1 });
+    const tokens = { pbx: 'pbx7', extension: '207' };
+    const subscription = client(service).connection.subscribe(liveSubject(contract.filter(tokens)), { max: 1 });
     await client(service).connection.flush();
     const received = (async () => {
       for await (const message of subscription) {
-        return message.subject;
+        return message.headers?.get('Nats-Subject');
       }
       return undefined;
     })();
-    const subject = sampleSubject(contract, publisher);
+    const subject = sampleSubject(contract, publisher, tokens);
     await client(publisher).bus.js.publish(subject, encoder.encode('{"probe":true}'));
     expect(await received).toBe(subject);
+  });
+
+  it('push-gateway reads stored messages and creates its missed-calls consumers', async () => {
+    const gateway = client('push-gateway').bus;
+    const tokens = { pbx: 'pbx7', extension: '208' };
+    await client('crm-sync').bus.js.publish(extensionSubject('call.missed.{pbx}.{extension}', tokens), encoder.encode('{"probe":"missed"}'));
+    const last = await gateway.jsm.streams.getMessage('CALLS', { last_by_subj: extensionSubject('call.*.{pbx}.{extension}', tokens) });
+    expect(last?.subject).toBe('call.missed.pbx7.208');
+
+    const [filter] = StreamReaders.PUSH_GATEWAY_CALLS.ephemeralFilters;
+    const info = await gateway.jsm.consumers.add('CALLS', {
+      name: 'missed-probe',
+      filter_subject: extensionSubject(filter, tokens),
+      deliver_policy: DeliverPolicy.All,
+      ack_policy: AckPolicy.None,
+      mem_storage: true,
+    });
+    const consumer = gateway.js.consumers.getConsumerFromInfo(info);
+    const message = await consumer.next({ expires: 5000 });
+    expect(message?.subject).toBe('call.missed.pbx7.208');
+    expect(await gateway.jsm.consumers.delete('CALLS', info.name)).toBe(true);
+  });
+
+  it("push-gateway is denied other services' consumers and other filters", async () => {
+    for (const consumer of Object.values(Consumers).filter((candidate) => candidate.stream === 'CALLS')) {
+      await expectPublishDenied('push-gateway', `$JS.API.CONSUMER.MSG.NEXT.CALLS.${consumer.durable}`);
+      await expectPublishDenied('push-gateway', `$JS.API.CONSUMER.DELETE.CALLS.${consumer.durable}`);
+      await expectPublishDenied('push-gateway', `$JS.API.CONSUMER.CREATE.CALLS.${consumer.durable}.call.missed.*.*`);
+      await expectPublishDenied('push-gateway', `$JS.ACK.CALLS.${consumer.durable}.1.1.1.1.1`);
+    }
+    await expectPublishDenied('push-gateway', '$JS.API.CONSUMER.CREATE.CALLS.probe.call.ringing.*.*');
+    await expectPublishDenied('push-gateway', '$JS.API.CONSUMER.CREATE.CALLS');
+    await expectPublishDenied('push-gateway', '$JS.API.CONSUMER.CREATE.CRM.probe.crm.>');
   });
 });
 
@@ -303,21 +290,6 @@ describe('requests', () => {
   });
 });
 
-/** NATS subject matching of a concrete or wildcard subject against a consumer filter. */
-function subjectMatchesFilter(filter: string, subject: string): boolean {
-  const wanted = filter.split('.');
-  const have = subject.split('.');
-  for (const [index, token] of wanted.entries()) {
-    if (token === '>') {
-      return have.length > index;
-    }
-    if (have[index] === undefined || (token !== '*' && token !== have[index])) {
-      return false;
-    }
-  }
-  return wanted.length === have.length;
-}
-
 describe('durable consumers', () => {
   it.each(Object.values(Consumers).map((consumer) => [consumer.durable, consumer] as const))('%s is created, read and acknowledged by its owner', async (_name, consumer) => {
     const owner = client(consumer.service);
@@ -332,7 +304,7 @@ describe('durable consumers', () => {
       (candidate) =>
         candidate.stream === consumer.stream &&
         candidate.consumedBy.includes(consumer.service) &&
-        subjectMatchesFilter(consumer.filterSubject, candidate.filter()),
+        filterCovers(consumer.filterSubject, candidate.filter()),
     );
     if (contract === undefined) {
       throw new Error(`no consumed contract on ${consumer.stream}`);
@@ -376,10 +348,10 @@ describe('buckets', () => {
     expect(keys).toContain('4930123456');
   });
 
-  it('webhook-ingress stores audio that crm-sync reads', async () => {
+  it('webhook-ingress stores audio that the cli user reads', async () => {
     const store = await client('webhook-ingress').bus.ensureObjectStore('AI_AUDIO', { updateExisting: true });
     await store.putBlob({ name: 'conversation-1.mp3' }, encoder.encode('ID3 audio'));
-    const reader = await new Objm(client('crm-sync').connection).open(Buckets.AI_AUDIO.name);
+    const reader = await new Objm(client('cli').connection).open(Buckets.AI_AUDIO.name);
     const blob = await reader.getBlob('conversation-1.mp3');
     expect(new TextDecoder().decode(blob ?? new Uint8Array())).toBe('ID3 audio');
   });

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
+import { generateApiKey, parseApiKeyFile } from '@cti/push-gateway';
+
 import { generateSecrets, NATS_PASSWORD_HASHES, natsUsers, PLACEHOLDER, SecretSpecs } from '../src/index.js';
 
 const root = join(import.meta.dirname, '../../..');
@@ -28,7 +30,7 @@ describe('generateSecrets', () => {
     expect(statSync(directory).mode & 0o777).toBe(0o700);
     for (const spec of SecretSpecs.filter((candidate) => candidate.source === 'generated')) {
       expect(statSync(join(directory, spec.name)).mode & 0o777, spec.name).toBe(0o600);
-      if (spec.name !== NATS_PASSWORD_HASHES) {
+      if (spec.name !== NATS_PASSWORD_HASHES && spec.initialContent === undefined) {
         expect(Buffer.from(read(spec.name), 'base64url')).toHaveLength(32);
       }
     }
@@ -36,7 +38,9 @@ describe('generateSecrets', () => {
 
   it('writes a different value into every secret', () => {
     generateSecrets({ directory });
-    const values = SecretSpecs.filter((spec) => spec.source === 'generated' && spec.name !== NATS_PASSWORD_HASHES).map((spec) => read(spec.name));
+    const values = SecretSpecs.filter((spec) => spec.source === 'generated' && spec.name !== NATS_PASSWORD_HASHES && spec.initialContent === undefined).map((spec) =>
+      read(spec.name),
+    );
     expect(new Set(values).size).toBe(values.length);
   });
 
@@ -73,6 +77,16 @@ describe('generateSecrets', () => {
     generateSecrets({ directory, rotate: ['nats_crm_sync_password'] });
     expect(statSync(join(directory, NATS_PASSWORD_HASHES)).ino).toBe(before);
     expect(read(NATS_PASSWORD_HASHES)).not.toBe(hashes);
+  });
+
+  it('starts an empty API key file that push-gateway accepts, and keeps its entries', () => {
+    generateSecrets({ directory });
+    expect(parseApiKeyFile(read('push_gateway_api_keys'), 'push_gateway_api_keys')).toEqual([]);
+    const { entry } = generateApiKey({ id: 'crm-sso' });
+    writeFileSync(join(directory, 'push_gateway_api_keys'), JSON.stringify({ keys: [entry] }));
+    expect(generateSecrets({ directory }).find((status) => status.name === 'push_gateway_api_keys')?.state).toBe('kept');
+    expect(parseApiKeyFile(read('push_gateway_api_keys'), 'push_gateway_api_keys')).toEqual([entry]);
+    expect(() => generateSecrets({ directory, rotate: ['push_gateway_api_keys'] })).toThrow(/cannot rotate push_gateway_api_keys/);
   });
 
   it('rejects rotating an operator secret', () => {

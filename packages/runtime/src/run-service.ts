@@ -1,5 +1,5 @@
 import { Bus, installShutdown, type BucketName, type NatsSettings, type Retention, type ShutdownStep } from '@cti/bus';
-import { inboxPrefix, ServiceNames, type ServiceName, type StreamName } from '@cti/contracts';
+import { inboxPrefix, ServiceNames, StreamOwners, streamsReadBy, type ServiceName, type StreamName } from '@cti/contracts';
 import { ConfigError, configFingerprint, loadConfig, type ConfigFields, type ConfigOf, type ConfigSpec } from '@cti/config';
 import { createLogger, type Logger, type PhoneLogMode } from '@cti/logging';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -24,9 +24,10 @@ export interface ServiceContext<F extends ConfigFields> {
   /** SHA-256 over the non-secret settings; logged at start, and audited by services with a bus. */
   configFingerprint: string;
   /**
-   * Connects to NATS with the service's settings, creates or updates the streams this service
-   * owns with the configured retention, makes sure AUDIT and DLQ exist, records the config
-   * fingerprint in the audit trail, and drains the connection on shutdown.
+   * Connects to NATS with the service's settings and creates or updates the streams this service
+   * owns with the configured retention. Then it makes sure AUDIT and DLQ exist, waits for the
+   * streams the service reads (`streamsReadBy` in @cti/contracts) and records the config
+   * fingerprint in the audit trail. The connection drains on shutdown.
    */
   connectBus(ownedStreams?: readonly StreamName[]): Promise<{ bus: Bus; auditor: Auditor }>;
   /** Retention and replicas for a KV bucket or object store this service owns. */
@@ -113,6 +114,10 @@ export async function runService<F extends ConfigFields>(
       // AUDIT and DLQ belong to the setup job (`cti streams apply`); services only create them
       // when missing, so they never rewrite limits an operator set.
       await bus.ensureStreams((['AUDIT', 'DLQ'] as const).filter((name) => !ownedStreams.includes(name)), retention, replicas, false);
+      if (known) {
+        const read = streamsReadBy(spec.service as ServiceName).filter((name) => !ownedStreams.includes(name));
+        await bus.waitForStreams(read, { ownerOf: (stream) => `${StreamOwners[stream]} or the setup job (cti streams apply)` });
+      }
       const auditor = createAuditor({ bus, service: spec.service, logger, phoneHashKey: settings.phoneHashKey });
       await auditor.record({
         action: 'config_loaded',

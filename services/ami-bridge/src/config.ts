@@ -1,5 +1,5 @@
 import { defineConfig, env, loggingFields, natsAuthRule, natsFields, phoneHashKeyRule, type ConfigOf } from '@cti/config';
-import { opsFields } from '@cti/runtime';
+import { opsFields, retentionFields } from '@cti/runtime';
 
 /** Settings of the call model: which channels are agents and which contexts mean which direction. */
 export const callModelFields = {
@@ -42,7 +42,7 @@ const amiFields = {
   }),
   amiHost: env.string()('AMI_HOST', { description: 'host name or address of the Asterisk manager interface', default: '127.0.0.1' }),
   amiPort: env.port()('AMI_PORT', { description: 'TCP port of the Asterisk manager interface', default: 5038 }),
-  amiUsername: env.string()('AMI_USERNAME', { description: 'AMI user of manager.conf (read = call,agent; write = originate,call,reporting)' }),
+  amiUsername: env.string()('AMI_USERNAME', { description: 'AMI user of manager.conf (read = call,agent; write = originate,reporting)' }),
   amiSecret: env.secret()('AMI_SECRET', { description: 'secret of the AMI user' }),
   amiAuth: env.enum(['md5', 'plain'])('AMI_AUTH', {
     description: 'login method: md5 (the MD5 challenge, so the secret never crosses the network) or plain (the secret in the Login action)',
@@ -102,7 +102,7 @@ const originateFields = {
 
 export const AmiBridgeConfig = defineConfig(
   'ami-bridge',
-  { ...natsFields, ...loggingFields, ...opsFields, ...amiFields, ...callModelFields, ...originateFields },
+  { ...natsFields, ...loggingFields, ...retentionFields, ...opsFields, ...amiFields, ...callModelFields, ...originateFields },
   [
     natsAuthRule,
     phoneHashKeyRule,

@@ -1,3 +1,4 @@
+import { streamsOwnedBy } from '@cti/contracts';
 import { runService, startOpsServer } from '@cti/runtime';
 
 import { startBridge } from './bridge.js';
@@ -5,7 +6,7 @@ import { AmiBridgeConfig } from './config.js';
 
 await runService(AmiBridgeConfig, async (context) => {
   const { config, logger, registry } = context;
-  const { bus, auditor } = await context.connectBus(['CALLS']);
+  const { bus, auditor } = await context.connectBus(streamsOwnedBy('ami-bridge'));
   const bridge = await startBridge({ settings: config, bus, auditor, logger, registry });
   context.onShutdown({ name: 'stop ami bridge', run: () => bridge.stop() });
 

@@ -1,5 +1,5 @@
 import { defineConfig, env, loggingFields, natsAuthRule, natsFields, phoneHashKeyRule, type ConfigOf } from '@cti/config';
-import { opsFields } from '@cti/runtime';
+import { opsFields, retentionFields } from '@cti/runtime';
 import { phoneFields, suitecrmFields, suitecrmRules } from '@cti/suitecrm';
 
 const indexFields = {
@@ -115,6 +115,7 @@ export const CrmSyncConfig = defineConfig(
   {
     ...natsFields,
     ...loggingFields,
+    ...retentionFields,
     ...opsFields,
     ...suitecrmFields,
     ...phoneFields,

@@ -1,13 +1,14 @@
+import { streamsOwnedBy } from '@cti/contracts';
 import { runService, startOpsServer } from '@cti/runtime';
 import { clientOptionsFrom, SuiteCrmClient } from '@cti/suitecrm';
 
 import { CrmSyncConfig } from './config.js';
 import { createMetrics, crmObserver } from './metrics.js';
-import { CRM_SYNC_STREAMS, startCrmSync } from './service.js';
+import { startCrmSync } from './service.js';
 
 await runService(CrmSyncConfig, async (context) => {
   const { config, logger, registry } = context;
-  const { bus, auditor } = await context.connectBus(CRM_SYNC_STREAMS);
+  const { bus, auditor } = await context.connectBus(streamsOwnedBy('crm-sync'));
   const metrics = createMetrics(registry);
   const client = new SuiteCrmClient({ ...clientOptionsFrom(config), logger: logger.child({ component: 'suitecrm' }), observer: crmObserver(metrics) });
   const service = await startCrmSync({ bus, client, config, logger, metrics, auditor });

@@ -1,4 +1,5 @@
 import { defineConfig, env, loggingFields, natsAuthRule, natsFields, phoneHashKeyRule, type ConfigOf } from '@cti/config';
+import { retentionFields } from '@cti/runtime';
 
 /** Signing key settings, shared with `pnpm cti token` so both read the same variables. */
 export const agentTokenFields = {
@@ -156,6 +157,8 @@ export const PushGatewayConfig = defineConfig(
   {
     ...natsFields,
     ...loggingFields,
+    // AUDIT and DLQ are created with these settings when the gateway finds them missing.
+    ...retentionFields,
     ...agentTokenFields,
     ...httpFields,
     ...socketFields,

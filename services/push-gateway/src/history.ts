@@ -1,10 +1,13 @@
+import { randomUUID } from 'node:crypto';
+
+import { extensionSubject, StreamReaders } from '@cti/contracts';
 import type { Logger } from '@cti/logging';
 import { nanos } from '@nats-io/nats-core';
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
 
 import { foldActiveCalls, needsEndScanFrom } from './call-state.js';
 import { decodeStoredEvent, toEventFrame, type OutboundFrame } from './frames.js';
-import type { ExtensionKey } from './live-feed.js';
+import { extensionTokens, type ExtensionKey } from './live-feed.js';
 import { CURSOR_STREAMS, type Cursor, type CursorStream, type RecoveryFailure, type Snapshot, type SnapshotCall } from './protocol.js';
 
 /**
@@ -33,9 +36,17 @@ export interface HistoryOptions {
 
 export type ReplayResult = { ok: true; frames: OutboundFrame[] } | { ok: false; reason: RecoveryFailure };
 
+const READERS = { CALLS: StreamReaders.PUSH_GATEWAY_CALLS, CRM: StreamReaders.PUSH_GATEWAY_CRM } as const satisfies Record<CursorStream, { stream: CursorStream }>;
+
 /** Subjects of one extension in one stream, as the stream stores them (no live prefix). */
 export function storedSubjects(stream: CursorStream, key: ExtensionKey): string[] {
-  return stream === 'CALLS' ? [`call.*.${key}`, `pbx.originate.result.${key}`] : [`crm.*.*.${key}`];
+  const tokens = extensionTokens(key);
+  return READERS[stream].extensionSubjects.map((subject) => extensionSubject(subject, tokens));
+}
+
+/** Filter of the short-lived consumer that reads an extension's missed calls. */
+function missedCallsFilter(key: ExtensionKey): string {
+  return extensionSubject(READERS.CALLS.ephemeralFilters[0], extensionTokens(key));
 }
 
 class ReplayAborted extends Error {
@@ -180,8 +191,11 @@ export class StreamHistory {
     let lookbackMs = this.#options.missedLookbackMs;
     while (lookbackMs >= 60_000) {
       const start = new Date(this.#options.clock() - lookbackMs);
+      // Named here, so the create request carries the name and the filter in its subject: the
+      // gateway's NATS user may create consumers with this filter only.
       const info = await this.#options.jsm.consumers.add('CALLS', {
-        filter_subject: `call.missed.${key}`,
+        name: `missed-${randomUUID()}`,
+        filter_subject: missedCallsFilter(key),
         deliver_policy: DeliverPolicy.StartTime,
         opt_start_time: start.toISOString(),
         ack_policy: AckPolicy.None,

@@ -1,4 +1,4 @@
-import { LIVE_SUBJECT_PREFIX } from '@cti/contracts';
+import { extensionSubject, liveSubject, readersOf, type ExtensionTokens } from '@cti/contracts';
 import type { Logger } from '@cti/logging';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
 
@@ -12,16 +12,20 @@ export function extensionKey(pbx: string, extension: string): ExtensionKey {
   return `${pbx}.${extension}`;
 }
 
+/** Splits a key into its PBX and extension; neither token can contain a dot. */
+export function extensionTokens(key: ExtensionKey): ExtensionTokens {
+  const [pbx = '', extension = ''] = key.split('.');
+  return { pbx, extension };
+}
+
 /**
  * Live subjects of one extension: its call events (ringing to ended, and missed), its
- * click-to-dial outcomes, and its CRM screen pops and AI summaries.
+ * click-to-dial outcomes, and its CRM screen pops and AI summaries. They come from the gateway's
+ * stream reads declared in @cti/contracts, from which its NATS permissions are generated.
  */
 export function liveSubjects(key: ExtensionKey): string[] {
-  return [
-    `${LIVE_SUBJECT_PREFIX}.call.*.${key}`,
-    `${LIVE_SUBJECT_PREFIX}.pbx.originate.result.${key}`,
-    `${LIVE_SUBJECT_PREFIX}.crm.*.*.${key}`,
-  ];
+  const tokens = extensionTokens(key);
+  return readersOf('push-gateway').flatMap((reader) => reader.extensionSubjects.map((subject) => liveSubject(extensionSubject(subject, tokens))));
 }
 
 interface Entry {

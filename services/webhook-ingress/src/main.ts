@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 import { createPublisher } from '@cti/bus';
-import { CallerLookupReply, CallerLookupRequest, Streams } from '@cti/contracts';
+import { CallerLookupReply, CallerLookupRequest, Streams, streamsOwnedBy } from '@cti/contracts';
 import { runService } from '@cti/runtime';
 
 import { buildIngressApp } from './app.js';
@@ -14,7 +14,7 @@ const HEADER_ALLOWANCE_BYTES = 4096;
 
 await runService(WebhookIngressConfig, async (context) => {
   const { config, logger, registry } = context;
-  const { bus, auditor } = await context.connectBus(['AI']);
+  const { bus, auditor } = await context.connectBus(streamsOwnedBy('webhook-ingress'));
   const audioStore = await openAudioStore(bus, { logger, timeoutMs: config.publishTimeoutMs });
   const publisher = createPublisher(bus.js, {
     timeoutMs: config.publishTimeoutMs,
