@@ -192,7 +192,7 @@ describe('cti dlq replay of a crm-sync dead letter', () => {
     await bus.publish(CallCompleted, completed('1796500000.1'));
     await waitFor(() => simulator.requests.some((request) => request.route === 'POST module' && request.status === 'dropped') || undefined, 'the lost answer');
     const stopOutage = simulator.faults.outage({ status: 503 });
-    await waitFor(async () => (await deadLetters()) === 1 || undefined, 'the dead letter');
+    await waitFor(async () => (await deadLetters()) === 1 || undefined, 'the dead letter', { timeoutMs: 30_000 });
     expect(rowsOf('1796500000.1')).toHaveLength(1);
     expect(await loggedCount('1796500000.1')).toBe(0);
 

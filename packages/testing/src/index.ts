@@ -1,3 +1,3 @@
-export { natsServerBinary, startNatsServer, type NatsServerHandle, type NatsServerOptions } from './nats-server.js';
+export { natsServerBinary, startNatsServer, type NatsServerHandle, type NatsServerOptions } from '@cti/nats-process';
 export { deferred, waitFor } from './wait.js';
 export { collectLogLines, type LogLines } from './log-lines.js';

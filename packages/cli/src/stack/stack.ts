@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 
 import { ConfigError, loadConfig } from '@cti/config';
-import { startNatsServer, type NatsServerHandle } from '@cti/testing';
+import { startNatsServer, type NatsServerHandle } from '@cti/nats-process';
 import { connect } from '@nats-io/transport-node';
 
 import { followCalls } from './call-feed.js';

@@ -1,0 +1,1 @@
+export { natsServerBinary, startNatsServer, type NatsServerHandle, type NatsServerOptions } from './nats-server.js';
