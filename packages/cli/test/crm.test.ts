@@ -188,10 +188,11 @@ describe('cti dlq replay of a crm-sync dead letter', () => {
 
   it('logs the call once when an operator replays it, and not again on a second replay', async () => {
     // The create reaches SuiteCRM, the answer is lost, then SuiteCRM fails until the message is dead.
-    simulator.faults.dropAfterCreate();
+    // The outage starts with the lost answer itself: a redelivery must not slip in between.
+    let stopOutage = () => {};
+    simulator.faults.dropAfterCreate({ onUsedUp: () => (stopOutage = simulator.faults.outage({ status: 503 })) });
     await bus.publish(CallCompleted, completed('1796500000.1'));
     await waitFor(() => simulator.requests.some((request) => request.route === 'POST module' && request.status === 'dropped') || undefined, 'the lost answer');
-    const stopOutage = simulator.faults.outage({ status: 503 });
     await waitFor(async () => (await deadLetters()) === 1 || undefined, 'the dead letter', { timeoutMs: 30_000 });
     expect(rowsOf('1796500000.1')).toHaveLength(1);
     expect(await loggedCount('1796500000.1')).toBe(0);

@@ -23,6 +23,8 @@ export interface Fault extends FaultMatch {
   times?: number;
   /** Time (simulator clock, ms) after which it no longer applies. */
   until?: number;
+  /** Runs when a counted fault is used up, before the next request: to chain a second fault without a race. */
+  onUsedUp?: () => void;
 }
 
 interface ActiveFault extends Fault {
@@ -71,8 +73,8 @@ export class Faults {
   }
 
   /** The next `times` creates are stored, then the connection is closed before the response. */
-  dropAfterCreate(options: { times?: number } = {}): () => void {
-    return this.add({ method: 'POST', route: 'POST module', drop: 'after', times: options.times ?? 1 });
+  dropAfterCreate(options: { times?: number; onUsedUp?: () => void } = {}): () => void {
+    return this.add({ method: 'POST', route: 'POST module', drop: 'after', times: options.times ?? 1, ...(options.onUsedUp === undefined ? {} : { onUsedUp: options.onUsedUp }) });
   }
 
   /** The next `times` creates are stored and never get a response, as if SuiteCRM hung after the insert. */
@@ -99,6 +101,7 @@ export class Faults {
       fault.used += 1;
       if (fault.times !== undefined && fault.used >= fault.times) {
         this.#remove(fault.id);
+        fault.onUsedUp?.();
       }
       plan.delayMs += fault.delayMs ?? 0;
       plan.status ??= fault.status;
