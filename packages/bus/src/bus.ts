@@ -12,7 +12,7 @@ import { connectNats, type NatsSettings } from './connect.js';
 import { startConsumer, type ConsumerSpec, type MessageHandler, type RunningConsumer } from './consume.js';
 import { createBusMetrics, type BusMetrics } from './metrics.js';
 import { createPublisher, type PublishOptions, type PublishResult, type Publisher } from './publish.js';
-import { request, serve, type RequestHandler, type ServeOptions } from './rpc.js';
+import { request, requestAll, serve, type RequestHandler, type ServeOptions } from './rpc.js';
 import { ensureStreams, type RetentionOverrides } from './streams.js';
 
 export interface BusOptions {
@@ -142,13 +142,30 @@ export class Bus {
     });
   }
 
+  /** Sends a request every replica of the server answers; see `requestAll`. */
+  requestAll<Q extends TSchema, R extends TSchema>(
+    requestContract: MessageContract<Q>,
+    replyContract: MessageContract<R>,
+    message: Static<Q>,
+    timeoutMs: number,
+  ): Promise<Static<R>[]> {
+    return requestAll(this.connection, requestContract, replyContract, message, {
+      timeoutMs,
+      ...(this.metrics === undefined ? {} : { metrics: this.metrics }),
+    });
+  }
+
   serve<Q extends TSchema, R extends TSchema>(
     requestContract: MessageContract<Q>,
     replyContract: MessageContract<R>,
     handler: RequestHandler<Q, R>,
-    options: Omit<ServeOptions, 'logger'>,
+    options: Omit<ServeOptions, 'logger' | 'metrics'>,
   ): Subscription {
-    const subscription = serve(this.connection, requestContract, replyContract, handler, { ...options, logger: this.#logger });
+    const subscription = serve(this.connection, requestContract, replyContract, handler, {
+      ...options,
+      logger: this.#logger,
+      ...(this.metrics === undefined ? {} : { metrics: this.metrics }),
+    });
     this.#subscriptions.push(subscription);
     return subscription;
   }
