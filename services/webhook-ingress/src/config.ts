@@ -1,5 +1,6 @@
 import { defineConfig, env, loggingFields, natsAuthRule, natsFields, phoneHashKeyRule, type ConfigOf } from '@cti/config';
 import { Streams } from '@cti/contracts';
+import { retentionFields, retentionRule } from '@cti/runtime';
 
 import { invalidAddressEntries, parseTrustProxy } from './network.js';
 
@@ -8,6 +9,7 @@ const MIB = 1024 * 1024;
 const fields = {
   ...natsFields,
   ...loggingFields,
+  ...retentionFields,
   httpHost: env.string()('WEBHOOK_HTTP_HOST', {
     description: 'address the webhook endpoint listens on',
     default: '0.0.0.0',
@@ -120,6 +122,7 @@ function addressRules(config: WebhookIngressSettings): string | undefined {
 export const WebhookIngressConfig = defineConfig('webhook-ingress', fields, [
   natsAuthRule,
   phoneHashKeyRule,
+  retentionRule,
   tlsPairRule,
   replayWindowRule,
   addressRules,
