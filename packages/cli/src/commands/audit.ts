@@ -107,7 +107,7 @@ function tableRow(event: AuditMessage): string {
 export const audit: Command = {
   name: ['audit'],
   summary: "Print audit events of an agent, a CRM record or a caller's number, or since a time (one JSON object per line, or --table)",
-  usage: 'cti audit [--agent ID] [--record ID] [--number NUMBER] [--since 7d|2026-12-01T00:00:00Z] [--until TIME] [--action ACTION] [--service NAME] [--table]',
+  usage: 'cti audit [--agent ID] [--record ID] [--number N] [--since 7d|ISO-TIME] [--until TIME] [--action A] [--service S] [--table]',
   async run(args, io) {
     const { values } = parseArgs({
       args,
