@@ -7,7 +7,7 @@ import { Objm } from '@nats-io/obj';
 import type { NumberMatcher } from './number-matcher.js';
 import { isStreamNotFound, scanStream, type ScannedMessage } from './scan.js';
 
-/** What an erasure removed (or, in a dry run, would remove) from one stream. */
+/** Result of an erasure in one stream: the messages it removed, or in a dry run would remove. */
 export interface StreamReport {
   stream: StreamName;
   scanned: number;
@@ -51,6 +51,9 @@ const LINKED_STREAMS: readonly StreamName[] = ['CALLS', 'CRM', 'AI', 'DLQ'];
 
 const decoder = new TextDecoder();
 
+// The fields that tie a message to a call or a conversation, as JSON writes them.
+const ID_FIELDS = /"(?:callId|pbxLinkedid|conversationId)":"([^"\\]{1,128})"/g;
+
 /** Ids a message carries that tie it to a call or an AI conversation. */
 interface Links {
   call?: string;
@@ -59,7 +62,7 @@ interface Links {
   object?: string;
 }
 
-/** The text of a stored message, and for a dead letter, the text of the original it holds. */
+/** Returns the text of a stored message; for a dead letter, the text of the original it contains. */
 function bodyOf(stream: StreamName, data: Uint8Array): string {
   const text = decoder.decode(data);
   if (stream !== 'DLQ') {
@@ -147,10 +150,15 @@ class LinkSet {
     );
   }
 
-  /** Cheap test on raw text: false means no id of this set is in it. */
+  /**
+   * Cheap test on the raw JSON: false means the message names no call or conversation of this
+   * set. It reads the id fields with a pattern instead of parsing, so a caller with thousands of
+   * calls costs a set lookup per message, not a search per call.
+   */
   mayCover(text: string): boolean {
-    for (const id of [...this.linkedids, ...this.conversations]) {
-      if (text.includes(id)) {
+    for (const match of text.matchAll(ID_FIELDS)) {
+      const id = match[1] ?? '';
+      if (this.linkedids.has(id) || this.conversations.has(id)) {
         return true;
       }
     }
@@ -159,7 +167,7 @@ class LinkSet {
 }
 
 function isAlreadyDeleted(error: unknown): boolean {
-  // nats-server 2.9 answers 10043 (sequence not found); newer servers 10037 (no message found).
+  // nats-server 2.9 returns 10043 (sequence not found); newer servers return 10037 (no message found).
   return error instanceof JetStreamApiError && (error.code === JetStreamApiCodes.NoMessageFound || error.code === 10_043);
 }
 
@@ -255,7 +263,7 @@ interface KvEntryText {
   text: string;
 }
 
-/** The live entries of a KV bucket, read from its stream; deleted and purged keys are skipped. */
+/** Reads the live entries of a KV bucket from its stream, skipping deleted and purged keys. */
 async function kvEntries(options: ErasureOptions, bucket: string): Promise<KvEntryText[]> {
   const prefix = `$KV.${bucket}.`;
   const entries: KvEntryText[] = [];
@@ -271,9 +279,10 @@ async function kvEntries(options: ErasureOptions, bucket: string): Promise<KvEnt
 
 /**
  * Removes keys from a KV bucket. A key that running services watch (the phone index, the AI
- * summaries) is purged through the KV API, so their in-memory mirrors drop it too; the purge leaves
- * a marker under the key's name. Keys nobody watches are removed with every message under their
- * subject and no marker, because some of them name the number (`n.<digits>.…` in the call log).
+ * summaries) is purged through the KV API, so their in-memory mirrors drop it too. Such a purge
+ * leaves a marker under the key's name. Keys nobody watches are removed with every message under
+ * their subject and no marker, because some of them name the number (`n.<digits>.…` in the call
+ * log).
  */
 async function purgeKeys(options: ErasureOptions, bucket: string, keys: readonly string[], watched: (key: string) => boolean): Promise<void> {
   if (options.dryRun || keys.length === 0) {
