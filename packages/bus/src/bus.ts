@@ -142,7 +142,7 @@ export class Bus {
     });
   }
 
-  /** Sends a request every replica of the server answers; see `requestAll`. */
+  /** Sends a request that every replica of the serving service replies to; see `requestAll`. */
   requestAll<Q extends TSchema, R extends TSchema>(
     requestContract: MessageContract<Q>,
     replyContract: MessageContract<R>,

@@ -97,8 +97,8 @@ export async function replayDeadLetter(
   } catch (error) {
     throw toBusError(error, BusErrorCode.PUBLISH_FAILED, entry.subject);
   }
-  // A failure here keeps the dead letter, so running the replay again repeats this step; the
-  // republish is then recognised as a duplicate inside the stream's duplicate window.
+  // A failure here keeps the dead letter, so running the replay again repeats this step. The
+  // second republish is then recognised as a duplicate inside the stream's duplicate window.
   await options.beforeRemove?.(result);
   // A replay repeated after a crash finds the dead letter already gone, which is fine.
   await jsm.streams.deleteMessage(Streams.DLQ.name, stored.sequence, false).catch((error: unknown) => {

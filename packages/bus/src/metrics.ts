@@ -64,13 +64,13 @@ export function createBusMetrics(registry: Registry): BusMetrics {
     }),
     served: new Counter({
       name: 'cti_bus_served_total',
-      help: 'Requests this service answered, by request name and outcome (ok, invalid, failed)',
+      help: 'Requests this service replied to, by request name and outcome (ok, invalid, failed)',
       labelNames: ['request', 'outcome'],
       registers,
     }),
     serveSeconds: new Histogram({
       name: 'cti_bus_serve_seconds',
-      help: 'Time a request handler took to answer, in seconds',
+      help: 'Time a request handler took to reply, in seconds',
       labelNames: ['request'],
       buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,

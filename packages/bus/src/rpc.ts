@@ -67,8 +67,8 @@ export async function request<Q extends TSchema, R extends TSchema>(
 export interface ServeOptions {
   logger: Logger;
   /**
-   * Queue group: replicas of one service share the requests. Without one every replica answers
-   * each request, for requests that each replica must act on (see `requestAll`).
+   * Queue group: replicas of one service share the requests. Without one every replica receives
+   * and replies to each request, for requests that each replica must act on (see `requestAll`).
    */
   queue?: string;
   metrics?: BusMetrics;

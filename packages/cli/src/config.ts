@@ -38,7 +38,7 @@ function cliLogger(config: CliSettings, environment: Record<string, string | und
   });
 }
 
-/** The operator named in audit events: CTI_OPERATOR, else the login name. */
+/** Returns the operator named in audit events: CTI_OPERATOR, else the login name. */
 export function operatorOf(config: CliSettings, environment: Record<string, string | undefined>): string {
   const login = environment['USER'] ?? environment['LOGNAME'];
   const candidate = config.operator ?? login ?? 'unknown';

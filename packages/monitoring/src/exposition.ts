@@ -27,7 +27,7 @@ function parseLabels(text: string): Record<string, string> {
   return labels;
 }
 
-/** Every sample of a Prometheus text exposition. */
+/** Parses every sample of a Prometheus text exposition. */
 export function samples(text: string): Sample[] {
   const result: Sample[] = [];
   for (const line of text.split('\n')) {

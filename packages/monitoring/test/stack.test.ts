@@ -166,7 +166,7 @@ function postWebhook(body: string, signature: string): Promise<Response> {
   });
 }
 
-/** The recorded post-call transcription, moved to now and signed with the stack's secret. */
+/** Builds the recorded post-call transcription, moved to now and signed with the stack's secret. */
 function transcription(): { body: string; signature: string } {
   const json = JSON.parse(readFileSync(join(ROOT, 'testdata/elevenlabs/post_call_transcription.inbound_sip.json'), 'utf8')) as Record<string, unknown>;
   const now = Math.floor(Date.now() / 1000);
@@ -278,7 +278,7 @@ describe('the four services over one nats-server', () => {
     for (const name of ['ami-bridge', 'crm-sync'] as const) {
       const line = services[name].process.logLines('ops endpoints listening')[0];
       expect(line?.['host'], name).toBe('127.0.0.1');
-      // From another address of this machine the ops port does not answer.
+      // From another address of this machine the ops port does not respond.
       const external = Object.values(networkInterfaces())
         .flat()
         .find((address) => address !== undefined && address.family === 'IPv4' && !address.internal);
@@ -331,7 +331,7 @@ describe('the four services over one nats-server', () => {
     expect(metricFamilies(push).get('cti_push_slow_client_disconnects_total')).toBe('counter');
   });
 
-  it('audit the screen pop with the agent, the CRM record and the hashed number', async () => {
+  it('audit screen pops with agent and record', async () => {
     const { events } = await auditEvents();
     const screenPop = events.find((event) => event.action === 'screen_pop_sent');
     expect(screenPop?.service).toBe('push-gateway');

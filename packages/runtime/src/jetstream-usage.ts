@@ -8,7 +8,7 @@ export interface JetStreamUsageOptions {
   logger: Logger;
   /** JetStream streams to report, including the `KV_` and `OBJ_` streams behind buckets. */
   streams: readonly string[];
-  /** How long one set of answers is reused, in ms, so several scrapes in a row cost one round. */
+  /** How long one set of stream infos is reused, in ms, so several scrapes in a row cost one round. */
   cacheMs?: number;
 }
 

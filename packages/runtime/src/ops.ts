@@ -23,7 +23,7 @@ export interface CheckResult {
   reason: string | undefined;
 }
 
-/** A check that has not answered by then counts as failed, so /readyz never hangs on one. */
+/** A check that has not returned by then counts as failed, so /readyz never hangs on one. */
 export const CHECK_TIMEOUT_MS = 1000;
 
 async function runCheck({ name, check }: ReadinessCheck): Promise<CheckResult> {
@@ -33,7 +33,10 @@ async function runCheck({ name, check }: ReadinessCheck): Promise<CheckResult> {
   });
   try {
     const outcome = await Promise.race([Promise.resolve().then(check), timeout]);
-    return { name, ok: outcome === true, reason: outcome === true ? undefined : outcome === false ? 'not ready' : outcome };
+    if (outcome === true) {
+      return { name, ok: true, reason: undefined };
+    }
+    return { name, ok: false, reason: outcome === false ? 'not ready' : outcome };
   } catch (error) {
     return { name, ok: false, reason: error instanceof Error ? error.message : 'check failed' };
   } finally {

@@ -34,7 +34,7 @@ export interface ServiceContext<F extends ConfigFields> {
   /**
    * Connects to NATS with the service's settings and makes sure the streams it uses exist. The
    * streams the service owns (`StreamOwners` in the contracts) are created or brought to the
-   * configured retention; the others it names, and AUDIT and DLQ, are only created when missing.
+   * configured retention. The others it names, and AUDIT and DLQ, are only created when missing.
    * Records the config fingerprint in the audit trail, reports the size of its streams and buckets
    * as metrics, and drains the connection on shutdown.
    */

@@ -20,7 +20,7 @@ export interface EraseDependencies {
 /**
  * `rpc.crm.erase`: drops a number from this replica's lookup cache. `cti erase` has already
  * removed the number's phone index and call log entries from their buckets, and the replica's
- * in-memory mirrors follow the buckets through their watches; the reply says whether the index
+ * in-memory mirrors follow the buckets through their watches. The reply reports whether the index
  * mirror has caught up, so the operator learns of a replica that still links the number.
  */
 export function eraseRequestHandler(deps: EraseDependencies) {
@@ -31,8 +31,8 @@ export function eraseRequestHandler(deps: EraseDependencies) {
     }
     const cacheEntries = deps.cache.forget(target.digits, target.nationalNumber);
 
-    // The bucket deletes travel on the watch, the request on another subscription; give the
-    // watch a moment to deliver them before reporting what the mirror still holds.
+    // The bucket deletes travel on the watch and the request on another subscription, so the
+    // watch gets a moment to deliver them before the reply reports what the mirror contains.
     const deadline = Date.now() + (deps.settleMs ?? 2000);
     let indexRecords = deps.index.lookup(target).length;
     while (indexRecords > 0 && Date.now() < deadline) {
@@ -42,7 +42,7 @@ export function eraseRequestHandler(deps: EraseDependencies) {
 
     const fields = { number: target.e164, cacheEntries, indexRecords, requestedBy: request.requestedBy };
     if (indexRecords > 0) {
-      deps.logger.warn(fields, 'erased number is still in the phone index: SuiteCRM still holds it, or a lookup wrote it back');
+      deps.logger.warn(fields, 'erased number still in the phone index: SuiteCRM still has it, or a lookup wrote it back; erase it in SuiteCRM first');
     } else {
       deps.logger.info(fields, 'erased number dropped from the caches');
     }

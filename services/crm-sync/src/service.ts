@@ -141,7 +141,7 @@ export async function startCrmSync(options: CrmSyncOptions): Promise<CrmSync> {
 
   const subscriptions: Subscription[] = [
     bus.serve(CallerLookupRequest, CallerLookupReply, lookupRequestHandler(deps), { queue: 'crm-sync' }),
-    // No queue group: every replica holds its own cache, so every replica must hear an erasure.
+    // No queue group: each replica keeps its own cache, so each must receive the erasure.
     bus.serve(CrmEraseRequest, CrmEraseReply, eraseRequestHandler({ lookup, cache, index, instanceId, logger: logger.child({ component: 'erase' }) }), {}),
   ];
   const backoffMs = config.retryBackoffMs.map(Number);

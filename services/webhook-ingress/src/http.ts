@@ -140,9 +140,15 @@ export function auditRequest(auditor: Pick<Auditor, 'recordLater'>, request: Fas
     return;
   }
   const statusCode = reply.statusCode;
+  let outcome: 'success' | 'denied' | 'failure' = 'failure';
+  if (statusCode < 400) {
+    outcome = 'success';
+  } else if (statusCode === 401 || statusCode === 403) {
+    outcome = 'denied';
+  }
   auditor.recordLater({
     action: 'api_request',
-    outcome: statusCode < 400 ? 'success' : statusCode === 401 || statusCode === 403 ? 'denied' : 'failure',
+    outcome,
     actor: { type: 'remote', ip: request.ip.slice(0, 64) },
     target: { type: 'webhook', id: state.route },
     ...(state.reason === undefined ? {} : { reason: state.reason }),

@@ -22,9 +22,9 @@ export interface AuditFilter {
 }
 
 /**
- * True when the event concerns the filter. An agent is matched as the one who acted (a screen pop
- * they saw, a call they placed) and as the one acted on (a token minted for them); a record as
- * the target or as the account of the contact the screen pop showed.
+ * True when the event concerns the filter. An agent matches as the one who acted (a screen pop
+ * they saw, a call they placed) and as the one acted on (a token minted for them). A record
+ * matches as the target, or as the account of the contact a screen pop showed.
  */
 export function matchesAudit(event: AuditMessage, filter: AuditFilter): boolean {
   if (filter.agent !== undefined) {
@@ -154,8 +154,8 @@ export const audit: Command = {
       };
       // The subject is audit.<service>.<action>, so the server skips the other actions and services.
       const subject = `audit.${values.service ?? '*'}.${values.action ?? '*'}`;
-      // The server starts at the storage time; the filter then goes by when the event happened,
-      // which a service that buffered its audit events through a NATS outage stored later.
+      // The server starts at the storage time, and the filter then goes by when the event
+      // happened. The two differ for events a service stored late, after a NATS outage.
       const consumer = await bus.js.consumers.get('AUDIT', {
         filter_subjects: subject,
         ...(since === undefined

@@ -12,7 +12,7 @@ import { NumberMatcher } from '../erase/number-matcher.js';
 /** Phone settings `cti erase` reads: the same variables as crm-sync, so numbers normalise alike. */
 export const ErasePhoneConfig = defineConfig('cti erase', phoneFields, []);
 
-// Every crm-sync replica answers the erase request; the CLI waits this long for all of them.
+// Every crm-sync replica replies to the erase request; the CLI waits this long for the replies.
 const REPLICA_WAIT_MS = 3000;
 
 export const erase: Command = {

@@ -68,8 +68,8 @@ export async function conversationInitRoutes(app: FastifyInstance, options: Conv
 }
 
 /**
- * Audits CRM data handed to ElevenLabs: the AI agent learns who is calling before it answers, so
- * the answer is a disclosure of the caller's CRM record, audited like a screen pop.
+ * Audits CRM data handed to ElevenLabs. The AI agent learns who is calling before it picks up, so
+ * this response discloses the caller's CRM record and is audited like a screen pop.
  */
 function auditDisclosure(
   options: ConversationInitRouteOptions,
