@@ -30,16 +30,21 @@ function backingStream(name: BucketName): string {
   return `${spec.kind === 'kv' ? 'KV' : 'OBJ'}_${spec.name}`;
 }
 
-async function applyLimits(jsm: JetStreamManager, name: BucketName, limits: Retention, options: EnsureBucketOptions): Promise<void> {
+/**
+ * Brings an existing bucket to the limits given in `options.retention`. A limit left out stays as
+ * it is: the setup job sizes the call log, but its age belongs to crm-sync.
+ */
+async function applyLimits(jsm: JetStreamManager, name: BucketName, options: EnsureBucketOptions): Promise<void> {
   if (options.updateExisting === false) {
     return;
   }
   const stream = backingStream(name);
   const info = await jsm.streams.info(stream);
-  const maxAge = nanos(limits.maxAgeSeconds * 1000);
-  if (info.config.max_age !== maxAge || info.config.max_bytes !== limits.maxBytes) {
-    await jsm.streams.update(stream, { ...info.config, max_age: maxAge, max_bytes: limits.maxBytes });
-    options.logger.info({ bucket: Buckets[name].name }, 'bucket limits updated');
+  const maxAge = options.retention?.maxAgeSeconds === undefined ? info.config.max_age : nanos(options.retention.maxAgeSeconds * 1000);
+  const maxBytes = options.retention?.maxBytes ?? info.config.max_bytes;
+  if (info.config.max_age !== maxAge || info.config.max_bytes !== maxBytes) {
+    await jsm.streams.update(stream, { ...info.config, max_age: maxAge, max_bytes: maxBytes });
+    options.logger.info({ bucket: Buckets[name].name, maxAgeSeconds: maxAge / 1e9, maxBytes }, 'bucket limits updated');
   }
 }
 
@@ -56,7 +61,7 @@ export async function ensureKvBucket(connection: NatsConnection, jsm: JetStreamM
       replicas: options.replicas ?? 1,
       storage: StorageType.File,
     });
-    await applyLimits(jsm, name, limits, options);
+    await applyLimits(jsm, name, options);
     return bucket;
   } catch (error) {
     throw new BusError(BusErrorCode.STREAM_SETUP_FAILED, `cannot create or open KV bucket ${spec.name}`, { cause: error });
@@ -80,7 +85,7 @@ export async function ensureObjectStore(
       replicas: options.replicas ?? 1,
       storage: StorageType.File,
     });
-    await applyLimits(jsm, name, limits, options);
+    await applyLimits(jsm, name, options);
     return store;
   } catch (error) {
     throw new BusError(BusErrorCode.STREAM_SETUP_FAILED, `cannot create or open object store ${spec.name}`, { cause: error });

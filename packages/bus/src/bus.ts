@@ -12,7 +12,7 @@ import { connectNats, type NatsSettings } from './connect.js';
 import { startConsumer, type ConsumerSpec, type MessageHandler, type RunningConsumer } from './consume.js';
 import { createBusMetrics, type BusMetrics } from './metrics.js';
 import { createPublisher, type PublishOptions, type PublishResult, type Publisher } from './publish.js';
-import { request, serve, type RequestHandler, type ServeOptions } from './rpc.js';
+import { request, requestAll, serve, type RequestHandler, type ServeOptions } from './rpc.js';
 import { ensureStreams, waitForStreams, type RetentionOverrides, type WaitForStreamsOptions } from './streams.js';
 
 export interface BusOptions {
@@ -147,13 +147,30 @@ export class Bus {
     });
   }
 
+  /** Sends a request that every replica of the serving service replies to; see `requestAll`. */
+  requestAll<Q extends TSchema, R extends TSchema>(
+    requestContract: MessageContract<Q>,
+    replyContract: MessageContract<R>,
+    message: Static<Q>,
+    timeoutMs: number,
+  ): Promise<Static<R>[]> {
+    return requestAll(this.connection, requestContract, replyContract, message, {
+      timeoutMs,
+      ...(this.metrics === undefined ? {} : { metrics: this.metrics }),
+    });
+  }
+
   serve<Q extends TSchema, R extends TSchema>(
     requestContract: MessageContract<Q>,
     replyContract: MessageContract<R>,
     handler: RequestHandler<Q, R>,
-    options: Omit<ServeOptions, 'logger'>,
+    options: Omit<ServeOptions, 'logger' | 'metrics'>,
   ): Subscription {
-    const subscription = serve(this.connection, requestContract, replyContract, handler, { ...options, logger: this.#logger });
+    const subscription = serve(this.connection, requestContract, replyContract, handler, {
+      ...options,
+      logger: this.#logger,
+      ...(this.metrics === undefined ? {} : { metrics: this.metrics }),
+    });
     this.#subscriptions.push(subscription);
     return subscription;
   }

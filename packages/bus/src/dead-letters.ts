@@ -59,6 +59,11 @@ function subjectMatches(filter: string, subject: string): boolean {
   return want.length === have.length && want.every((token, index) => token === '*' || token === have[index]);
 }
 
+export interface ReplayOptions {
+  /** Runs after the message is back on its subject and before the dead letter is removed. */
+  beforeRemove?: (result: ReplayResult) => Promise<void>;
+}
+
 export interface ReplayResult {
   sequence: number;
   subject: string;
@@ -72,26 +77,36 @@ export interface ReplayResult {
  * then removes it from the DLQ stream. The replay's message id is derived from the dead letter,
  * so a replay repeated after a crash is stored once; other consumers skip it by its header.
  */
-export async function replayDeadLetter(js: JetStreamClient, jsm: JetStreamManager, stored: StoredDeadLetter): Promise<ReplayResult> {
+export async function replayDeadLetter(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  stored: StoredDeadLetter,
+  options: ReplayOptions = {},
+): Promise<ReplayResult> {
   const { entry } = stored;
   const headers = natsHeaders();
   headers.set(REPLAY_CONSUMER_HEADER, entry.consumer);
+  let result: ReplayResult;
   try {
     const ack = await js.publish(entry.subject, Buffer.from(entry.data, 'base64'), {
       msgID: `replay:${entry.id}`,
       headers,
       timeout: 5000,
     });
-    // A replay repeated after a crash finds the dead letter already gone, which is fine.
-    await jsm.streams.deleteMessage(Streams.DLQ.name, stored.sequence, false).catch((error: unknown) => {
-      if (!isAlreadyDeleted(error)) {
-        throw error;
-      }
-    });
-    return { sequence: stored.sequence, subject: entry.subject, consumer: entry.consumer, duplicate: ack.duplicate };
+    result = { sequence: stored.sequence, subject: entry.subject, consumer: entry.consumer, duplicate: ack.duplicate };
   } catch (error) {
     throw toBusError(error, BusErrorCode.PUBLISH_FAILED, entry.subject);
   }
+  // A failure here keeps the dead letter, so running the replay again repeats this step. The
+  // second republish is then recognised as a duplicate inside the stream's duplicate window.
+  await options.beforeRemove?.(result);
+  // A replay repeated after a crash finds the dead letter already gone, which is fine.
+  await jsm.streams.deleteMessage(Streams.DLQ.name, stored.sequence, false).catch((error: unknown) => {
+    if (!isAlreadyDeleted(error)) {
+      throw toBusError(error, BusErrorCode.PUBLISH_FAILED, Streams.DLQ.name);
+    }
+  });
+  return result;
 }
 
 // nats-server 2.9 answers a delete of a missing message with 10043 (sequence not found); newer

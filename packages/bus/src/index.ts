@@ -10,11 +10,11 @@ export {
   type MessageHandler,
   type RunningConsumer,
 } from './consume.js';
-export { deadLetterPayload, listDeadLetters, replayDeadLetter, type ReplayResult, type StoredDeadLetter } from './dead-letters.js';
+export { deadLetterPayload, listDeadLetters, replayDeadLetter, type ReplayOptions, type ReplayResult, type StoredDeadLetter } from './dead-letters.js';
 export { BusError, BusErrorCode, PermanentError, toBusError } from './errors.js';
 export { createBusMetrics, type BusMetrics } from './metrics.js';
 export { createPublisher, type PublishResult, type Publisher } from './publish.js';
-export { request, serve, type RequestHandler } from './rpc.js';
+export { request, requestAll, serve, type RequestHandler } from './rpc.js';
 export { installShutdown, type ShutdownStep } from './shutdown.js';
 export { ensureStreams, streamConfig, waitForStreams, type Retention, type RetentionOverrides, type WaitForStreamsOptions } from './streams.js';
 export { ensureKvBucket, ensureObjectStore, type BucketName, type EnsureBucketOptions } from './buckets.js';

@@ -12,6 +12,8 @@ export interface BusMetrics {
   redeliveries: Counter<'message' | 'consumer'>;
   deadLettered: Counter<'message' | 'consumer' | 'reason'>;
   requests: Counter<'request' | 'outcome'>;
+  served: Counter<'request' | 'outcome'>;
+  serveSeconds: Histogram<'request'>;
 }
 
 export function createBusMetrics(registry: Registry): BusMetrics {
@@ -58,6 +60,19 @@ export function createBusMetrics(registry: Registry): BusMetrics {
       name: 'cti_bus_requests_total',
       help: 'Request/reply calls made, by request name and outcome (ok, timeout, no_responder, rejected, failed)',
       labelNames: ['request', 'outcome'],
+      registers,
+    }),
+    served: new Counter({
+      name: 'cti_bus_served_total',
+      help: 'Requests this service replied to, by request name and outcome (ok, invalid, failed)',
+      labelNames: ['request', 'outcome'],
+      registers,
+    }),
+    serveSeconds: new Histogram({
+      name: 'cti_bus_serve_seconds',
+      help: 'Time a request handler took to reply, in seconds',
+      labelNames: ['request'],
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
   };

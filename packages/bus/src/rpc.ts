@@ -66,8 +66,12 @@ export async function request<Q extends TSchema, R extends TSchema>(
 
 export interface ServeOptions {
   logger: Logger;
-  /** Queue group: replicas of one service share the requests. */
-  queue: string;
+  /**
+   * Queue group: replicas of one service share the requests. Without one every replica receives
+   * and replies to each request, for requests that each replica must act on (see `requestAll`).
+   */
+  queue?: string;
+  metrics?: BusMetrics;
   /** Subject tokens to serve (e.g. the PBX id); missing tokens become wildcards. */
   tokens?: Record<string, string>;
 }
@@ -95,8 +99,10 @@ export function serve<Q extends TSchema, R extends TSchema>(
   const subject = requestContract.filter(options.tokens ?? {});
   const logger = options.logger.child({ request: requestContract.name });
 
+  const count = (outcome: 'ok' | 'invalid' | 'failed') => options.metrics?.served.inc({ request: requestContract.name, outcome });
+
   return connection.subscribe(subject, {
-    queue: options.queue,
+    ...(options.queue === undefined ? {} : { queue: options.queue }),
     callback: (error, msg) => {
       if (error !== null) {
         logger.error({ err: error }, 'request subscription failed');
@@ -114,15 +120,66 @@ export function serve<Q extends TSchema, R extends TSchema>(
       const text = error instanceof SyntaxError ? 'request is not valid JSON' : error instanceof Error ? error.message : 'invalid request';
       logger.info({ subject: msg.subject, reason: text }, 'invalid request rejected');
       respondWithError(msg, 400, text);
+      count('invalid');
       return;
     }
+    const stopTimer = options.metrics?.serveSeconds.startTimer({ request: requestContract.name });
     try {
       const reply = replyContract.parse(await handler(parsed, msg.subject));
       msg.respond(encoder.encode(JSON.stringify(reply)));
+      count('ok');
     } catch (error) {
       const code = CtiError.is(error) ? error.code : 'CTI_ERR_INTERNAL';
       logger.error({ err: error, subject: msg.subject }, 'request handler failed');
       respondWithError(msg, 500, code);
+      count('failed');
+    } finally {
+      stopTimer?.();
     }
   }
+}
+
+/**
+ * Sends a request that every replica of the serving service answers (one served without a queue
+ * group), and collects the replies that arrive within `timeoutMs`. Resolves with no replies when
+ * nobody serves the subject; a reply that is a service error or does not match its contract
+ * rejects, because the caller cannot tell what that replica did.
+ */
+export async function requestAll<Q extends TSchema, R extends TSchema>(
+  connection: NatsConnection,
+  requestContract: MessageContract<Q>,
+  replyContract: MessageContract<R>,
+  message: Static<Q>,
+  options: RequestOptions,
+): Promise<Static<R>[]> {
+  const checked = requestContract.parse(message);
+  const subject = requestContract.subjectOf(checked);
+  const count = (outcome: string) => options.metrics?.requests.inc({ request: requestContract.name, outcome });
+  const replies: Static<R>[] = [];
+  try {
+    const messages = await connection.requestMany(subject, encoder.encode(JSON.stringify(checked)), { strategy: 'timer', maxWait: options.timeoutMs });
+    for await (const reply of messages) {
+      const serviceError = reply.headers?.get(SERVICE_ERROR_HEADER);
+      if (serviceError !== undefined && serviceError !== '') {
+        count('rejected');
+        throw new BusError(BusErrorCode.REQUEST_REJECTED, `${requestContract.name} rejected: ${serviceError}`, {
+          details: { subject, status: reply.headers?.get(SERVICE_ERROR_CODE_HEADER) ?? '' },
+        });
+      }
+      replies.push(replyContract.parse(JSON.parse(decoder.decode(reply.data))));
+    }
+  } catch (error) {
+    if (error instanceof BusError || CtiError.is(error)) {
+      throw error;
+    }
+    const busError = toBusError(error, BusErrorCode.REQUEST_TIMEOUT, subject);
+    if (busError.code === BusErrorCode.NO_RESPONDER) {
+      count('no_responder');
+      return [];
+    }
+    count('failed');
+    throw busError;
+  }
+  count(replies.length === 0 ? 'timeout' : 'ok');
+  return replies;
 }

@@ -238,6 +238,59 @@ describe('request and reply', () => {
   });
 });
 
+describe('requestAll', () => {
+  it('collects the answer of every replica, and none without one', async () => {
+    const { CrmEraseRequest, CrmEraseReply } = await import('@cti/contracts');
+    const replica = (instance: string) =>
+      bus.serve(CrmEraseRequest, CrmEraseReply, async () => ({ v: 1 as const, instance, cacheEntries: 1, indexRecords: 0 }), {});
+    const first = replica('replica-a');
+    const second = replica('replica-b');
+    await bus.connection.flush();
+
+    const replies = await bus.requestAll(CrmEraseRequest, CrmEraseReply, { v: 1, number: '+15550100001', requestedBy: 'test' }, 500);
+    expect(replies.map((reply) => reply.instance).sort()).toEqual(['replica-a', 'replica-b']);
+
+    await first.drain();
+    await second.drain();
+    const none = await bus.requestAll(CrmEraseRequest, CrmEraseReply, { v: 1, number: '+15550100001', requestedBy: 'test' }, 300);
+    expect(none).toEqual([]);
+  });
+
+  it('counts what each handler answered and how long it took', async () => {
+    const { CallerLookupRequest, CallerLookupReply } = await import('@cti/contracts');
+    const subscription = bus.serve(CallerLookupRequest, CallerLookupReply, async (request) => {
+      if (request.number === '+15550100099') {
+        throw new Error('lookup failed');
+      }
+      return { v: 1 as const, status: 'ok' as const, number: request.number, matches: [] };
+    }, { queue: 'metrics-test' });
+    const served = async (outcome: string) =>
+      (await registry.getSingleMetric('cti_bus_served_total')?.get())?.values.find((value) => value.labels['outcome'] === outcome)?.value ?? 0;
+    const before = { ok: await served('ok'), failed: await served('failed') };
+
+    await bus.request(CallerLookupRequest, CallerLookupReply, { v: 1, number: '+15550100001', requestedBy: 'test' }, 1000);
+    await bus.request(CallerLookupRequest, CallerLookupReply, { v: 1, number: '+15550100099', requestedBy: 'test' }, 1000).catch(() => undefined);
+    await subscription.drain();
+
+    expect(await served('ok')).toBe(before.ok + 1);
+    expect(await served('failed')).toBe(before.failed + 1);
+    expect(await registry.getSingleMetricAsString('cti_bus_serve_seconds')).toMatch(/cti_bus_serve_seconds_count\{request="crm.lookup"\} [2-9]/);
+  });
+});
+
+describe('buckets', () => {
+  it('changes only the limits it is given on an existing bucket', async () => {
+    await bus.ensureKvBucket('CRM_CALL_LOG', { retention: { maxAgeSeconds: 3 * 86_400, maxBytes: 8_388_608 } });
+    await bus.ensureKvBucket('CRM_CALL_LOG', { retention: { maxBytes: 4_194_304 } });
+    const info = await bus.jsm.streams.info('KV_crm_call_log');
+    expect(info.config.max_bytes).toBe(4_194_304);
+    expect(info.config.max_age).toBe(3 * 86_400 * 1e9);
+
+    await bus.ensureKvBucket('CRM_CALL_LOG', { retention: { maxAgeSeconds: 86_400 }, updateExisting: false });
+    expect((await bus.jsm.streams.info('KV_crm_call_log')).config.max_age).toBe(3 * 86_400 * 1e9);
+  });
+});
+
 describe('ensureStreams', () => {
   it('applies retention overrides to the stream', async () => {
     await bus.ensureStreams(['CALLS'], { CALLS: { maxAgeSeconds: 3600, maxBytes: 10_000_000 } });

@@ -53,3 +53,5 @@ export async function runCli(words: string[], io: CommandIo): Promise<number> {
     throw error;
   }
 }
+export { eraseNumber, type ErasureOptions, type ErasureReport } from './erase/erase.js';
+export { NumberMatcher } from './erase/number-matcher.js';

@@ -3,6 +3,7 @@ import { apiKeyCreate } from './commands/api-key.js';
 import { dlqList, dlqReplay } from './commands/dlq.js';
 import { audit } from './commands/audit.js';
 import { docs } from './commands/docs.js';
+import { erase } from './commands/erase.js';
 import { frames } from './commands/frames.js';
 import { lookup } from './commands/lookup.js';
 import { normalize } from './commands/normalize.js';
@@ -26,5 +27,6 @@ export const Commands: readonly Command[] = [
   dlqList,
   dlqReplay,
   audit,
+  erase,
   secretsGenerate,
 ];

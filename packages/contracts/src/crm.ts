@@ -40,6 +40,8 @@ export const CallerIdentified = defineContract({
     source: LookupSource,
     lookupMs: Type.Number({ minimum: 0 }),
     occurredAt: Timestamp,
+    /** `occurredAt` of the call.ringing it answers, so the screen pop's delay can be measured end to end. */
+    ringingAt: Type.Optional(Timestamp),
   }),
   tokens: ['pbx', 'extension'] as const,
   stream: 'CRM',
@@ -133,10 +135,51 @@ export const CallerLookupReply = defineContract({
   description: 'Answer to a caller lookup. No match is status ok with an empty list.',
 });
 
+export const CrmEraseRequest = defineContract({
+  name: 'crm.erase',
+  kind: 'request',
+  schema: Type.Object({
+    v: Type.Literal(1),
+    /** The number being erased, in E.164. */
+    number: Type.String({ minLength: 1, maxLength: 64 }),
+    /** Who runs the erasure, for the audit trail: an operator login. */
+    requestedBy: Type.String({ minLength: 1, maxLength: 128 }),
+  }),
+  tokens: [] as const,
+  subjectPrefix: 'rpc.crm.erase',
+  stream: null,
+  publishedBy: ['cli'],
+  consumedBy: ['crm-sync'],
+  description:
+    'Erasure by number (`cti erase`): every crm-sync replica drops the number from its in-memory lookup cache. Served without a queue group, so each replica answers.',
+});
+
+export const CrmEraseReply = defineContract({
+  name: 'crm.erase.reply',
+  kind: 'reply',
+  schema: Type.Object({
+    v: Type.Literal(1),
+    /** The replica that answers (host, process id and a random suffix). */
+    instance: Type.String({ maxLength: 256 }),
+    /** Cached lookup results for the number it dropped. */
+    cacheEntries: Type.Integer({ minimum: 0 }),
+    /** Records its phone index still links to the number: 0 once the erased index entries reached it. */
+    indexRecords: Type.Integer({ minimum: 0 }),
+  }),
+  tokens: [] as const,
+  subjectPrefix: 'rpc.crm.erase',
+  stream: null,
+  publishedBy: ['crm-sync'],
+  consumedBy: ['cli'],
+  description: 'What one crm-sync replica dropped for an erased number.',
+});
+
 export type CallerIdentified = Static<typeof CallerIdentified.schema>;
 export type CallLogged = Static<typeof CallLogged.schema>;
 export type CallSummary = Static<typeof CallSummary.schema>;
 export type CallerLookupRequest = Static<typeof CallerLookupRequest.schema>;
 export type CallerLookupReply = Static<typeof CallerLookupReply.schema>;
+export type CrmEraseRequest = Static<typeof CrmEraseRequest.schema>;
+export type CrmEraseReply = Static<typeof CrmEraseReply.schema>;
 
-export const CrmContracts = [CallerIdentified, CallLogged, CallSummary, CallerLookupRequest, CallerLookupReply] as const;
+export const CrmContracts = [CallerIdentified, CallLogged, CallSummary, CallerLookupRequest, CallerLookupReply, CrmEraseRequest, CrmEraseReply] as const;

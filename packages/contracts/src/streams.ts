@@ -125,7 +125,8 @@ export const Buckets = {
     name: 'ai_audio',
     kind: 'object',
     description: 'Audio of AI conversations (MP3), referenced by ai.conversation.audio events',
-    maxAgeSeconds: 30 * DAY,
+    // No longer than the AI stream: erasure by number finds a recording through its conversation.
+    maxAgeSeconds: 14 * DAY,
     maxBytes: 8192 * MIB,
   },
 } as const satisfies Record<string, BucketSpec>;

@@ -179,7 +179,9 @@ function bucketPermissions(service: ServiceName): string[] {
  * - its own inbox prefix, and nothing under another service's.
  */
 export function servicePermissions(service: ServiceName): NatsUser {
-  const publish = new Set<string>();
+  // Account info is read-only and feeds the storage metrics every service exports
+  // (`cti_jetstream_account_*`), which the storage alert watches.
+  const publish = new Set<string>(['$JS.API.INFO']);
   const subscribe = new Set<string>([`${inboxPrefix(service)}.>`]);
   let allowResponses = false;
 

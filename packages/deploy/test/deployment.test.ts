@@ -257,7 +257,7 @@ describe('NATS permissions of the running services', () => {
   it('logs no permission violation or NATS error in any process', () => {
     const errors = deployment.natsErrors();
     for (const [name, lines] of Object.entries(errors)) {
-      expect(lines, name).toEqual([]);
+      expect(lines.join('\n'), name).toBe('');
     }
     expect(Object.keys(errors)).toEqual(expect.arrayContaining(['ami-bridge-1', 'crm-sync-1', 'webhook-ingress-1', 'push-gateway-1', 'cti streams apply', 'cti dlq list']));
   });

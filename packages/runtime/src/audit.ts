@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Bus } from '@cti/bus';
 import { AuditEvent } from '@cti/contracts';
 import { hashPhoneNumber, type Logger } from '@cti/logging';
+import { Counter, type Registry } from 'prom-client';
 import type { Static } from 'typebox';
 
 type AuditMessage = Static<typeof AuditEvent.schema>;
@@ -39,9 +40,28 @@ export interface AuditorOptions {
   logger: Logger;
   /** PHONE_HASH_KEY. Without it, events that name a number are refused rather than weakened. */
   phoneHashKey: string | undefined;
+  /** Registry for `cti_audit_events_total`; without one nothing is counted. */
+  registry?: Registry;
+}
+
+function auditCounter(registry: Registry | undefined): Counter<'action' | 'result'> | undefined {
+  if (registry === undefined) {
+    return undefined;
+  }
+  const existing = registry.getSingleMetric('cti_audit_events_total');
+  if (existing !== undefined) {
+    return existing as Counter<'action' | 'result'>;
+  }
+  return new Counter({
+    name: 'cti_audit_events_total',
+    help: 'Audit events written, by action and result (stored, failed); a failed one is missing from the audit trail',
+    labelNames: ['action', 'result'],
+    registers: [registry],
+  });
 }
 
 export function createAuditor(options: AuditorOptions): Auditor {
+  const counter = auditCounter(options.registry);
   const hashNumber = (number: string): string => {
     if (options.phoneHashKey === undefined) {
       throw new Error('PHONE_HASH_KEY is not set: audit events that name a phone number need it');
@@ -49,22 +69,29 @@ export function createAuditor(options: AuditorOptions): Auditor {
     return hashPhoneNumber(number, options.phoneHashKey);
   };
 
+  const build = (entry: AuditRecord): AuditMessage => ({
+    v: 1,
+    id: entry.id ?? randomUUID(),
+    type: 'audit',
+    occurredAt: new Date().toISOString(),
+    service: options.service,
+    action: entry.action,
+    outcome: entry.outcome,
+    actor: entry.actor,
+    ...(entry.target === undefined ? {} : { target: entry.target }),
+    ...(entry.number === undefined ? {} : { numberHash: hashNumber(entry.number) }),
+    ...(entry.reason === undefined ? {} : { reason: entry.reason }),
+    ...(entry.details === undefined ? {} : { details: entry.details }),
+  });
+
   const record = async (entry: AuditRecord): Promise<void> => {
-    const message: AuditMessage = {
-      v: 1,
-      id: entry.id ?? randomUUID(),
-      type: 'audit',
-      occurredAt: new Date().toISOString(),
-      service: options.service,
-      action: entry.action,
-      outcome: entry.outcome,
-      actor: entry.actor,
-      ...(entry.target === undefined ? {} : { target: entry.target }),
-      ...(entry.number === undefined ? {} : { numberHash: hashNumber(entry.number) }),
-      ...(entry.reason === undefined ? {} : { reason: entry.reason }),
-      ...(entry.details === undefined ? {} : { details: entry.details }),
-    };
-    await options.bus.publish(AuditEvent, message);
+    try {
+      await options.bus.publish(AuditEvent, build(entry));
+    } catch (error) {
+      counter?.inc({ action: entry.action, result: 'failed' });
+      throw error;
+    }
+    counter?.inc({ action: entry.action, result: 'stored' });
   };
 
   return {

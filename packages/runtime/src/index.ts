@@ -1,4 +1,16 @@
 export { EXIT_CONFIG, runService, type RunServiceOptions, type ServiceContext } from './run-service.js';
-export { opsFields, registerOpsRoutes, startOpsServer, type OpsRoutesOptions, type ReadinessCheck } from './ops.js';
+export {
+  CHECK_TIMEOUT_MS,
+  DEFAULT_OPS_PORTS,
+  evaluateReadiness,
+  opsFields,
+  registerOpsRoutes,
+  startOpsServer,
+  type CheckResult,
+  type OpsRoutesOptions,
+  type ReadinessCheck,
+} from './ops.js';
 export { createAuditor, type Auditor, type AuditRecord } from './audit.js';
-export { retentionFields, retentionOverrides, type RetentionSettings } from './retention.js';
+export { createHttpMetrics, httpRouteOf, observeHttpRequests, type HttpMetrics } from './http-metrics.js';
+export { registerJetStreamUsage, type JetStreamUsageOptions } from './jetstream-usage.js';
+export { retentionFields, retentionOverrides, retentionRule, type RetentionSettings } from './retention.js';

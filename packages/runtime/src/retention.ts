@@ -54,8 +54,16 @@ export const retentionFields = {
     description: `size limit of crm-sync's phone index, in bytes (default ${mib(Buckets.CRM_PHONE_INDEX.maxBytes)})`,
     default: Buckets.CRM_PHONE_INDEX.maxBytes,
   }),
+  callLogMaxBytes: env.integer({ minimum: 1_048_576 })('KV_CRM_CALL_LOG_MAX_BYTES', {
+    description: `size limit of crm-sync's call log, in bytes; its age limit is CRM_CALL_LOG_RETENTION_DAYS (default ${mib(Buckets.CRM_CALL_LOG.maxBytes)})`,
+    default: Buckets.CRM_CALL_LOG.maxBytes,
+  }),
+  originateRequestsMaxBytes: env.integer({ minimum: 1_048_576 })('KV_PBX_ORIGINATE_REQUESTS_MAX_BYTES', {
+    description: `size limit of ami-bridge's click-to-dial request ids, in bytes; their age limit is ORIGINATE_IDEMPOTENCY_SECONDS (default ${mib(Buckets.PBX_ORIGINATE_REQUESTS.maxBytes)})`,
+    default: Buckets.PBX_ORIGINATE_REQUESTS.maxBytes,
+  }),
   aiAudioMaxAgeSeconds: env.integer({ minimum: 3600 })('OBJECT_AI_AUDIO_MAX_AGE_SECONDS', {
-    description: `how long AI conversation audio is kept, in seconds (default ${days(Buckets.AI_AUDIO.maxAgeSeconds)})`,
+    description: `how long AI conversation audio is kept, in seconds; at most STREAM_AI_MAX_AGE_SECONDS (default ${days(Buckets.AI_AUDIO.maxAgeSeconds)})`,
     default: Buckets.AI_AUDIO.maxAgeSeconds,
   }),
   aiAudioMaxBytes: env.integer({ minimum: 1_048_576 })('OBJECT_AI_AUDIO_MAX_BYTES', {
@@ -80,12 +88,30 @@ export interface RetentionSettings {
   dlqMaxAgeSeconds: number;
   dlqMaxBytes: number;
   phoneIndexMaxBytes: number;
+  callLogMaxBytes: number;
+  originateRequestsMaxBytes: number;
   aiAudioMaxAgeSeconds: number;
   aiAudioMaxBytes: number;
   jetstreamReplicas: number;
 }
 
-/** Turns the retention settings into the overrides `ensureStreams` and the bucket helpers take. */
+/**
+ * Rule of every config with the retention settings: conversation audio may not outlive the AI
+ * events. `cti erase` finds a caller's recordings through the conversations in the AI stream, so a
+ * recording whose conversation has aged out could no longer be found by number.
+ */
+export function retentionRule(config: Pick<RetentionSettings, 'aiAudioMaxAgeSeconds' | 'aiMaxAgeSeconds'>): string | undefined {
+  if (config.aiAudioMaxAgeSeconds > config.aiMaxAgeSeconds) {
+    return `OBJECT_AI_AUDIO_MAX_AGE_SECONDS (${config.aiAudioMaxAgeSeconds} s) is longer than STREAM_AI_MAX_AGE_SECONDS (${config.aiMaxAgeSeconds} s): keep audio no longer than the AI events, or cti erase cannot find older recordings by number`;
+  }
+  return undefined;
+}
+
+/**
+ * Turns the retention settings into the overrides `ensureStreams` and the bucket helpers take.
+ * The call log and the click-to-dial ids get only a size: their age belongs to the service that
+ * writes them (CRM_CALL_LOG_RETENTION_DAYS, ORIGINATE_IDEMPOTENCY_SECONDS).
+ */
 export function retentionOverrides(settings: RetentionSettings): RetentionOverrides {
   return {
     CALLS: { maxAgeSeconds: settings.callsMaxAgeSeconds, maxBytes: settings.callsMaxBytes },
@@ -94,6 +120,8 @@ export function retentionOverrides(settings: RetentionSettings): RetentionOverri
     AUDIT: { maxAgeSeconds: settings.auditMaxAgeSeconds, maxBytes: settings.auditMaxBytes },
     DLQ: { maxAgeSeconds: settings.dlqMaxAgeSeconds, maxBytes: settings.dlqMaxBytes },
     CRM_PHONE_INDEX: { maxBytes: settings.phoneIndexMaxBytes },
+    CRM_CALL_LOG: { maxBytes: settings.callLogMaxBytes },
+    PBX_ORIGINATE_REQUESTS: { maxBytes: settings.originateRequestsMaxBytes },
     AI_AUDIO: { maxAgeSeconds: settings.aiAudioMaxAgeSeconds, maxBytes: settings.aiAudioMaxBytes },
   };
 }

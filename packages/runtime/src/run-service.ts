@@ -1,11 +1,19 @@
 import { Bus, installShutdown, type BucketName, type NatsSettings, type Retention, type ShutdownStep } from '@cti/bus';
-import { inboxPrefix, ServiceNames, StreamOwners, streamsReadBy, type ServiceName, type StreamName } from '@cti/contracts';
+import { BucketAccess, Buckets, inboxPrefix, ServiceNames, StreamOwners, streamsReadBy, type BucketKey, type ServiceName, type StreamName } from '@cti/contracts';
 import { ConfigError, configFingerprint, loadConfig, type ConfigFields, type ConfigOf, type ConfigSpec } from '@cti/config';
 import { createLogger, type Logger, type PhoneLogMode } from '@cti/logging';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
 import { createAuditor, type Auditor } from './audit.js';
+import { registerJetStreamUsage } from './jetstream-usage.js';
 import { retentionOverrides, type RetentionSettings } from './retention.js';
+
+/** JetStream streams behind the buckets a service writes to. */
+function bucketStreamsOf(service: string): string[] {
+  return (Object.keys(BucketAccess) as BucketKey[])
+    .filter((key) => (BucketAccess[key].writers as readonly string[]).includes(service))
+    .map((key) => `${Buckets[key].kind === 'kv' ? 'KV' : 'OBJ'}_${Buckets[key].name}`);
+}
 
 /** Exit status for an unusable configuration (EX_CONFIG in sysexits.h), so supervisors can tell it apart. */
 export const EXIT_CONFIG = 78;
@@ -24,12 +32,14 @@ export interface ServiceContext<F extends ConfigFields> {
   /** SHA-256 over the non-secret settings; logged at start, and audited by services with a bus. */
   configFingerprint: string;
   /**
-   * Connects to NATS with the service's settings and creates or updates the streams this service
-   * owns with the configured retention. Then it makes sure AUDIT and DLQ exist, waits for the
-   * streams the service reads (`streamsReadBy` in @cti/contracts) and records the config
-   * fingerprint in the audit trail. The connection drains on shutdown.
+   * Connects to NATS with the service's settings. Of the streams it names, those it owns
+   * (`StreamOwners` in the contracts) are created or brought to the configured retention and the
+   * others are only created when missing, as are AUDIT and DLQ; the streams it reads
+   * (`streamsReadBy`) are waited for. Records the config
+   * fingerprint in the audit trail, reports the size of its streams and buckets as metrics, and
+   * drains the connection on shutdown.
    */
-  connectBus(ownedStreams?: readonly StreamName[]): Promise<{ bus: Bus; auditor: Auditor }>;
+  connectBus(streams?: readonly StreamName[]): Promise<{ bus: Bus; auditor: Auditor }>;
   /** Retention and replicas for a KV bucket or object store this service owns. */
   bucketOptions(name: BucketName): { retention: Partial<Retention>; replicas: number; updateExisting: true };
   /** Registers a shutdown step; steps run in the order they were added. */
@@ -99,7 +109,7 @@ export async function runService<F extends ConfigFields>(
     logger,
     registry,
     configFingerprint: fingerprint,
-    async connectBus(ownedStreams = []) {
+    async connectBus(streams = []) {
       // Services named in the contracts get their own inbox prefix, which their NATS user is
       // limited to; other names (tests, tools) keep the client's default.
       const known = (ServiceNames as readonly string[]).includes(spec.service);
@@ -110,15 +120,19 @@ export async function runService<F extends ConfigFields>(
         ...(known ? { inboxPrefix: inboxPrefix(spec.service as ServiceName) } : {}),
       });
       steps.push({ name: 'drain nats', run: () => bus.drain() });
-      await bus.ensureStreams(ownedStreams, retention, replicas, true);
-      // AUDIT and DLQ belong to the setup job (`cti streams apply`); services only create them
-      // when missing, so they never rewrite limits an operator set.
-      await bus.ensureStreams((['AUDIT', 'DLQ'] as const).filter((name) => !ownedStreams.includes(name)), retention, replicas, false);
+      // Only a stream's owner applies its limits: two services with different settings would
+      // otherwise rewrite each other's on every start. AUDIT and DLQ belong to the setup job
+      // (`cti streams apply`), so a service only creates them when missing.
+      const owned = streams.filter((name) => StreamOwners[name] === spec.service);
+      const shared = [...new Set<StreamName>([...streams, 'AUDIT', 'DLQ'])].filter((name) => !owned.includes(name));
+      await bus.ensureStreams(owned, retention, replicas, true);
+      await bus.ensureStreams(shared, retention, replicas, false);
       if (known) {
-        const read = streamsReadBy(spec.service as ServiceName).filter((name) => !ownedStreams.includes(name));
+        const read = streamsReadBy(spec.service as ServiceName).filter((name) => !owned.includes(name));
         await bus.waitForStreams(read, { ownerOf: (stream) => `${StreamOwners[stream]} or the setup job (cti streams apply)` });
       }
-      const auditor = createAuditor({ bus, service: spec.service, logger, phoneHashKey: settings.phoneHashKey });
+      registerJetStreamUsage({ jsm: bus.jsm, registry, logger, streams: [...owned, 'AUDIT', 'DLQ', ...bucketStreamsOf(spec.service)] });
+      const auditor = createAuditor({ bus, service: spec.service, logger, phoneHashKey: settings.phoneHashKey, registry });
       await auditor.record({
         action: 'config_loaded',
         outcome: 'success',

@@ -1,5 +1,5 @@
 import { defineConfig, env, loggingFields, natsAuthRule, natsFields, phoneHashKeyRule, type ConfigOf } from '@cti/config';
-import { opsFields, retentionFields } from '@cti/runtime';
+import { opsFields, retentionFields, retentionRule } from '@cti/runtime';
 
 /** Settings of the call model: which channels are agents and which contexts mean which direction. */
 export const callModelFields = {
@@ -102,10 +102,11 @@ const originateFields = {
 
 export const AmiBridgeConfig = defineConfig(
   'ami-bridge',
-  { ...natsFields, ...loggingFields, ...retentionFields, ...opsFields, ...amiFields, ...callModelFields, ...originateFields },
+  { ...natsFields, ...loggingFields, ...opsFields, ...retentionFields, ...amiFields, ...callModelFields, ...originateFields },
   [
     natsAuthRule,
     phoneHashKeyRule,
+    retentionRule,
     callModelRule,
     (config) => {
       try {

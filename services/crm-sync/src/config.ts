@@ -1,5 +1,5 @@
 import { defineConfig, env, loggingFields, natsAuthRule, natsFields, phoneHashKeyRule, type ConfigOf } from '@cti/config';
-import { opsFields, retentionFields } from '@cti/runtime';
+import { opsFields, retentionFields, retentionRule } from '@cti/runtime';
 import { phoneFields, suitecrmFields, suitecrmRules } from '@cti/suitecrm';
 
 const indexFields = {
@@ -115,8 +115,8 @@ export const CrmSyncConfig = defineConfig(
   {
     ...natsFields,
     ...loggingFields,
-    ...retentionFields,
     ...opsFields,
+    ...retentionFields,
     ...suitecrmFields,
     ...phoneFields,
     ...indexFields,
@@ -124,7 +124,7 @@ export const CrmSyncConfig = defineConfig(
     ...callFields,
     ...aiFields,
   },
-  [natsAuthRule, phoneHashKeyRule, suitecrmRules, extensionUsersRule, backoffRule],
+  [natsAuthRule, phoneHashKeyRule, retentionRule, suitecrmRules, extensionUsersRule, backoffRule],
 );
 
 export type CrmSyncSettings = ConfigOf<typeof CrmSyncConfig.fields>;

@@ -7,6 +7,8 @@ export const CrmSyncErrorCode = defineErrorCodes('CRMSYNC', {
   LOOKUP_UNAVAILABLE: 'CTI_ERR_CRMSYNC_LOOKUP_UNAVAILABLE',
   /** An AI phone conversation whose PBX call is not logged yet; it is tried again later. */
   AI_CALL_NOT_LOGGED_YET: 'CTI_ERR_CRMSYNC_AI_CALL_NOT_LOGGED_YET',
+  /** An erasure request named something that is not a phone number. */
+  ERASE_NUMBER_INVALID: 'CTI_ERR_CRMSYNC_ERASE_NUMBER_INVALID',
 });
 
 export class CrmSyncError extends CtiError<(typeof CrmSyncErrorCode)[keyof typeof CrmSyncErrorCode]> {

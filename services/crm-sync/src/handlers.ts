@@ -17,6 +17,7 @@ import type { AiWriter } from './ai/ai-writer.js';
 import type { CallLog } from './calls/call-log.js';
 import type { CallLogger } from './calls/call-logger.js';
 import type { CallerLookup } from './lookup/caller-lookup.js';
+import type { CrmSyncMetrics } from './metrics.js';
 
 export interface HandlerDependencies {
   bus: Bus;
@@ -30,6 +31,7 @@ export interface HandlerDependencies {
   clock: () => number;
   ringingMaxAgeMs: number;
   logger: Logger;
+  metrics?: CrmSyncMetrics | undefined;
 }
 
 /** `call.ringing`: look the caller up and tell the agent's screen who it is. */
@@ -65,7 +67,9 @@ export function ringingHandler(deps: HandlerDependencies) {
       source: result.source,
       lookupMs: Math.round(result.durationMs * 1000) / 1000,
       occurredAt: new Date(deps.clock()).toISOString(),
+      ringingAt: event.occurredAt,
     });
+    deps.metrics?.screenPopSeconds.observe({ source: result.source }, Math.max(0, deps.clock() - Date.parse(event.occurredAt)) / 1000);
     logger.info({ matches: result.matches.length, source: result.source }, 'caller identified');
   };
 }
@@ -75,11 +79,14 @@ export function lookupRequestHandler(deps: HandlerDependencies) {
   return async (request: CallerLookupRequest): Promise<CallerLookupReply> => {
     const result = await deps.lookup.lookup(request.number);
     const actorType = (ServiceNames as readonly string[]).includes(request.requestedBy as ServiceName) ? 'service' : 'agent';
+    // The hash is taken over the E.164 form, so `cti audit --number` finds the lookup however
+    // the requester wrote the number.
+    const auditNumber = result.status === 'invalid_number' ? request.number : result.number.e164;
     deps.auditor?.recordLater({
       action: 'crm_lookup',
       outcome: result.status === 'unavailable' ? 'failure' : 'success',
       actor: { type: actorType, id: request.requestedBy },
-      ...(deps.auditNumbers ? { number: request.number } : {}),
+      ...(deps.auditNumbers ? { number: auditNumber } : {}),
       details: { status: result.status, matches: result.status === 'ok' ? result.matches.length : 0 },
     });
 

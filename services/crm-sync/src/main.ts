@@ -1,5 +1,5 @@
 import { streamsOwnedBy } from '@cti/contracts';
-import { runService, startOpsServer } from '@cti/runtime';
+import { DEFAULT_OPS_PORTS, runService, startOpsServer } from '@cti/runtime';
 import { clientOptionsFrom, SuiteCrmClient } from '@cti/suitecrm';
 
 import { CrmSyncConfig } from './config.js';
@@ -12,7 +12,7 @@ await runService(CrmSyncConfig, async (context) => {
   const metrics = createMetrics(registry);
   const client = new SuiteCrmClient({ ...clientOptionsFrom(config), logger: logger.child({ component: 'suitecrm' }), observer: crmObserver(metrics) });
   const service = await startCrmSync({ bus, client, config, logger, metrics, auditor });
-  const ops = await startOpsServer({ registry, checks: service.readiness, host: config.opsHost, port: config.opsPort, logger });
+  const ops = await startOpsServer({ registry, checks: service.readiness, host: config.opsHost, port: config.opsPort ?? DEFAULT_OPS_PORTS['crm-sync'], logger });
 
   context.onShutdown({ name: 'close ops endpoints', run: () => ops.close() });
   // Consumers stop and finish their messages before the SuiteCRM connections close.

@@ -8,6 +8,7 @@ export interface CrmSyncMetrics {
   circuitOpen: Gauge;
   lookups: Counter<'source' | 'result'>;
   lookupSeconds: Histogram<'source'>;
+  screenPopSeconds: Histogram<'source'>;
   indexRecords: Gauge;
   indexNumbers: Gauge;
   indexSyncs: Counter<'kind' | 'outcome'>;
@@ -53,6 +54,13 @@ export function createMetrics(registry: Registry): CrmSyncMetrics {
       help: 'Caller lookup time, by source (index, cache, live)',
       labelNames: ['source'],
       buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    screenPopSeconds: new Histogram({
+      name: 'cti_crm_screen_pop_seconds',
+      help: 'Time from the call.ringing event to its crm.caller.identified being stored, in seconds, by lookup source',
+      labelNames: ['source'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
       registers,
     }),
     indexRecords: new Gauge({ name: 'cti_crm_index_records', help: 'CRM records with a phone number in the phone index', registers }),

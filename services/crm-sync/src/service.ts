@@ -10,6 +10,8 @@ import {
   CallerLookupRequest,
   CallRinging,
   Consumers as DeclaredConsumers,
+  CrmEraseReply,
+  CrmEraseRequest,
   type MessageContract,
   type StreamName,
 } from '@cti/contracts';
@@ -24,6 +26,7 @@ import { CallLog } from './calls/call-log.js';
 import { CallLogger } from './calls/call-logger.js';
 import { ExtensionUsers } from './calls/extension-users.js';
 import type { CrmSyncSettings } from './config.js';
+import { eraseRequestHandler } from './erase.js';
 import { classifyForRetry } from './errors.js';
 import { aiCallFailedHandler, aiConversationHandler, callCompletedHandler, lookupRequestHandler, ringingHandler, type HandlerDependencies } from './handlers.js';
 import { LookupCache } from './lookup/cache.js';
@@ -78,13 +81,19 @@ export async function startCrmSync(options: CrmSyncOptions): Promise<CrmSync> {
   const metrics = options.metrics ?? createMetrics(new Registry());
   const phone = { defaultRegion: config.phoneDefaultRegion, stripPrefixes: config.phoneStripPrefixes };
 
-  // NOTE: both buckets are created with one replica; on a clustered JetStream an operator raises
-  // their replicas by hand until the NATS settings carry a replica count.
-  const index = await PhoneIndex.open({ js: bus.js, phone, logger: logger.child({ component: 'phone-index' }) });
+  // crm-sync owns both buckets: it creates them and applies their retention from its config.
+  const replicas = config.jetstreamReplicas;
+  await bus.ensureKvBucket('CRM_PHONE_INDEX', { retention: { maxBytes: config.phoneIndexMaxBytes }, replicas, updateExisting: true });
+  await bus.ensureKvBucket('CRM_CALL_LOG', {
+    retention: { maxAgeSeconds: config.callLogRetentionDays * 86_400, maxBytes: config.callLogMaxBytes },
+    replicas,
+    updateExisting: true,
+  });
+  const index = await PhoneIndex.open({ js: bus.js, phone, logger: logger.child({ component: 'phone-index' }), replicas });
   const cache = new LookupCache({ ttlMs: config.lookupCacheTtlSeconds * 1000, maxEntries: config.lookupCacheMaxEntries, clock });
   index.onChange((change) => cache.invalidate(change.numbers));
   const lookup = new CallerLookup({ index, cache, client, phone, liveTimeoutMs: config.liveLookupTimeoutMs, logger, metrics });
-  const callLog = await CallLog.open({ js: bus.js, retentionDays: config.callLogRetentionDays });
+  const callLog = await CallLog.open({ js: bus.js, retentionDays: config.callLogRetentionDays, replicas });
   const users = new ExtensionUsers({ client, pairs: config.extensionUsers, ttlMs: config.userCacheSeconds * 1000, clock, logger });
   const callLogger = new CallLogger({ bus, client, lookup, users, callLog, logger, metrics, logInternalCalls: config.logInternalCalls, clock });
   const aiWriter = new AiWriter({
@@ -103,6 +112,7 @@ export async function startCrmSync(options: CrmSyncOptions): Promise<CrmSync> {
     assignedUserId: config.aiAssignedUserId,
   });
 
+  const instanceId = options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const sync = new IndexSync({
     client,
     index,
@@ -112,7 +122,7 @@ export async function startCrmSync(options: CrmSyncOptions): Promise<CrmSync> {
     pageSize: config.indexPageSize,
     incrementalIntervalMs: config.indexSyncIntervalSeconds * 1000,
     fullIntervalMs: config.indexFullSyncIntervalHours * 3_600_000,
-    instanceId: options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    instanceId,
   });
 
   const deps: HandlerDependencies = {
@@ -126,9 +136,14 @@ export async function startCrmSync(options: CrmSyncOptions): Promise<CrmSync> {
     clock,
     ringingMaxAgeMs: config.ringingMaxAgeSeconds * 1000,
     logger,
+    metrics,
   };
 
-  const subscriptions: Subscription[] = [bus.serve(CallerLookupRequest, CallerLookupReply, lookupRequestHandler(deps), { queue: 'crm-sync' })];
+  const subscriptions: Subscription[] = [
+    bus.serve(CallerLookupRequest, CallerLookupReply, lookupRequestHandler(deps), { queue: 'crm-sync' }),
+    // No queue group: each replica keeps its own cache, so each must receive the erasure.
+    bus.serve(CrmEraseRequest, CrmEraseReply, eraseRequestHandler({ lookup, cache, index, instanceId, logger: logger.child({ component: 'erase' }) }), {}),
+  ];
   const backoffMs = config.retryBackoffMs.map(Number);
   const consume = <T>(durable: string, stream: StreamName, contract: MessageContract, handle: (message: T, logger: Logger) => Promise<void>, extra: { concurrency?: number; maxDeliver?: number; backoffMs?: number[]; ackWaitMs?: number; deliverPolicy?: 'all' | 'new' } = {}) =>
     bus.consume(

@@ -1,5 +1,5 @@
 import { defineConfig, env, loggingFields, natsAuthRule, natsFields, phoneHashKeyRule, type ConfigOf } from '@cti/config';
-import { retentionFields } from '@cti/runtime';
+import { retentionFields, retentionRule } from '@cti/runtime';
 
 /** Signing key settings, shared with `pnpm cti token` so both read the same variables. */
 export const agentTokenFields = {
@@ -39,7 +39,7 @@ const httpFields = {
     description: 'address the push gateway listens on (WebSocket, REST API, console, health and metrics)',
     default: '127.0.0.1',
   }),
-  httpPort: env.port()('PUSH_HTTP_PORT', { description: 'port the push gateway listens on', default: 8090 }),
+  httpPort: env.port()('PUSH_HTTP_PORT', { description: 'port the push gateway listens on (agent console, WebSocket, API, /healthz, /readyz, /metrics); not 8090, which webhook-ingress uses', default: 8080 }),
   trustProxy: env.boolean()('PUSH_TRUST_PROXY', {
     description: 'trust X-Forwarded-For from a load balancer in front of the gateway, so rate limits and audit events see the client address',
     default: false,
@@ -157,7 +157,6 @@ export const PushGatewayConfig = defineConfig(
   {
     ...natsFields,
     ...loggingFields,
-    // AUDIT and DLQ are created with these settings when the gateway finds them missing.
     ...retentionFields,
     ...agentTokenFields,
     ...httpFields,
@@ -169,6 +168,7 @@ export const PushGatewayConfig = defineConfig(
   [
     natsAuthRule,
     phoneHashKeyRule,
+    retentionRule,
     agentTokenKeyRule,
     (config) =>
       config.phoneHashKey === undefined

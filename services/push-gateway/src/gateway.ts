@@ -104,6 +104,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     history,
     dialer,
     auditor,
+    countReceived: (message) => bus.metrics?.received.inc({ message, consumer: 'live' }),
     settings: {
       sendBufferBytes: settings.sendBufferBytes,
       slowCloseGraceMs: settings.slowCloseGraceMs,

@@ -22,6 +22,8 @@ export interface HubOptions {
   dialer: Dialer;
   auditor: Pick<Auditor, 'recordLater'>;
   settings: SessionSettings & { maxConnections: number; maxConnectionsPerAgent: number };
+  /** Counts each live event received from NATS, by message name. */
+  countReceived?: (message: string) => void;
 }
 
 /**
@@ -44,6 +46,7 @@ export class SessionHub {
       logger: options.logger,
       metrics: options.metrics,
       onFrame: (key, frame) => this.#dispatch(key, frame),
+      ...(options.countReceived === undefined ? {} : { countReceived: options.countReceived }),
     });
     this.#heartbeat = setInterval(() => {
       for (const session of this.#sessions) {
@@ -85,7 +88,7 @@ export class SessionHub {
   }
 
   /** Takes over an accepted socket: routes, subscriptions, then the catch-up. */
-  async open(socket: WebSocket, claims: AgentClaims, resume: Partial<Cursor> | undefined): Promise<AgentSession> {
+  async open(socket: WebSocket, claims: AgentClaims, resume: Partial<Cursor> | undefined, ip?: string): Promise<AgentSession> {
     const session = new AgentSession(socket, claims, {
       settings: this.#options.settings,
       logger: this.#options.logger,
@@ -101,6 +104,13 @@ export class SessionHub {
     this.#perAgent.set(claims.agentId, (this.#perAgent.get(claims.agentId) ?? 0) + 1);
     this.#updateGauges();
     this.#options.logger.info({ sessionId: session.id, agentId: claims.agentId, extensions: claims.extensions, resume: resume !== undefined }, 'agent connected');
+    this.#options.auditor.recordLater({
+      action: 'session_opened',
+      outcome: 'success',
+      actor: { type: 'agent', id: claims.agentId, ...(ip === undefined ? {} : { ip }) },
+      target: { type: 'session', id: session.id },
+      details: { pbx: claims.pbx, extensions: claims.extensions.join(','), tokenId: claims.tokenId, resume: resume !== undefined },
+    });
 
     try {
       await Promise.all(session.keys.map((key) => this.#addRoute(key, session)));
@@ -186,6 +196,14 @@ export class SessionHub {
     this.#options.metrics.disconnects.inc({ reason });
     this.#updateGauges();
     this.#options.logger.info({ sessionId: session.id, agentId: session.agentId, reason }, 'agent disconnected');
+    this.#options.auditor.recordLater({
+      action: 'session_closed',
+      outcome: 'success',
+      actor: { type: 'agent', id: session.agentId },
+      target: { type: 'session', id: session.id },
+      reason,
+      details: { seconds: Math.round((Date.now() - session.openedAt) / 1000) },
+    });
   }
 
   #updateGauges(): void {

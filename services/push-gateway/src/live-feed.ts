@@ -41,6 +41,8 @@ export interface LiveFeedOptions {
   metrics: PushMetrics;
   /** Called for every decoded event, in the order NATS delivered it. */
   onFrame: (key: ExtensionKey, frame: OutboundFrame) => void;
+  /** Counts each decoded event by message name (the bus's `cti_bus_received_total`). */
+  countReceived?: (message: string) => void;
 }
 
 /**
@@ -125,6 +127,7 @@ export class LiveFeed {
       this.#options.logger.warn({ subject, stream, sequence, reason: decoded.failure }, 'live message dropped');
       return;
     }
+    this.#options.countReceived?.(decoded.frame.event.type);
     this.#options.onFrame(key, decoded.frame);
   }
 }

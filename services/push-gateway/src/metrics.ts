@@ -1,3 +1,4 @@
+import { createHttpMetrics } from '@cti/runtime';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export type PushMetrics = ReturnType<typeof createPushMetrics>;
@@ -5,6 +6,8 @@ export type PushMetrics = ReturnType<typeof createPushMetrics>;
 export function createPushMetrics(registry: Registry) {
   const registers = [registry];
   return {
+    /** HTTP requests, and the rate limits of routes, failed authentications and inbound frames. */
+    http: createHttpMetrics(registry),
     connectedAgents: new Gauge({
       name: 'cti_push_connected_agents',
       help: 'Agents with at least one open WebSocket on this instance',
@@ -77,6 +80,12 @@ export function createPushMetrics(registry: Registry) {
       name: 'cti_push_live_messages_dropped_total',
       help: 'Live messages from NATS the gateway could not forward, by reason (undecodable, invalid, mismatched_subject)',
       labelNames: ['reason'],
+      registers,
+    }),
+    screenPopSeconds: new Histogram({
+      name: 'cti_push_screen_pop_seconds',
+      help: 'Time from the call.ringing event to its screen pop (crm.caller.identified) being written to an agent socket, in seconds; live frames only',
+      buckets: [0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
       registers,
     }),
     syncSeconds: new Histogram({

@@ -68,6 +68,8 @@ export type DisconnectReason =
  */
 export class AgentSession {
   readonly id = randomUUID();
+  /** When the socket was accepted, in milliseconds. */
+  readonly openedAt = Date.now();
   readonly #socket: WebSocket;
   readonly #context: SessionContext;
   #childLogger: Logger | undefined;
@@ -190,7 +192,9 @@ export class AgentSession {
   /** Hands a live frame to the session: sent now, or queued while the session catches up. */
   deliver(frame: OutboundFrame): void {
     if (this.#state === 'live') {
-      this.#sendEvent(frame);
+      if (this.#sendEvent(frame)) {
+        this.#observeScreenPop(frame);
+      }
     } else if (this.#state === 'syncing') {
       this.#queued.push(frame);
     }
@@ -234,9 +238,22 @@ export class AgentSession {
     this.#context.closed(this, reason);
   }
 
-  #sendEvent(frame: OutboundFrame): void {
+  #sendEvent(frame: OutboundFrame): boolean {
     if (this.#write(frame.payload, frame.event.type)) {
       auditDisclosure(this.#context.auditor, this.#claims.agentId, frame);
+      return true;
+    }
+    return false;
+  }
+
+  /** Times a live screen pop from the ring that caused it; a replayed or snapshot one is not timed. */
+  #observeScreenPop(frame: OutboundFrame): void {
+    if (frame.event.type !== 'crm.caller.identified' || frame.event.ringingAt === undefined) {
+      return;
+    }
+    const ringingAt = Date.parse(frame.event.ringingAt);
+    if (Number.isFinite(ringingAt)) {
+      this.#context.metrics.screenPopSeconds.observe(Math.max(0, Date.now() - ringingAt) / 1000);
     }
   }
 
@@ -276,6 +293,7 @@ export class AgentSession {
       return;
     }
     if (!this.#takeFromBucket()) {
+      this.#context.metrics.http.rateLimited.inc({ limit: 'inbound_frames' });
       this.#logger.info('inbound frame rate exceeded, connection closed');
       this.close(CloseCode.RATE_LIMITED, 'too many frames', 'rate_limited');
       return;
@@ -349,10 +367,26 @@ export class AgentSession {
     } catch (error) {
       const code = CtiError.is(error) ? error.code : PushErrorCode.TOKEN_INVALID;
       this.#context.metrics.authFailures.inc({ credential: 'agent_token', reason: 'refresh_rejected' });
+      this.#context.auditor.recordLater({
+        action: 'auth_failed',
+        outcome: 'denied',
+        actor: { type: 'agent', id: this.#claims.agentId },
+        target: { type: 'session', id: this.id },
+        reason: 'refresh_rejected',
+        details: { credential: 'agent_token', code },
+      });
       this.#sendControl({ type: 'error', code, message: error instanceof Error ? error.message : 'token rejected' });
       return;
     }
     if (claims.agentId !== this.#claims.agentId) {
+      this.#context.auditor.recordLater({
+        action: 'auth_failed',
+        outcome: 'denied',
+        actor: { type: 'agent', id: this.#claims.agentId },
+        target: { type: 'session', id: this.id },
+        reason: 'token_agent_mismatch',
+        details: { credential: 'agent_token', presentedAgentId: claims.agentId },
+      });
       this.#sendControl({
         type: 'error',
         code: PushErrorCode.TOKEN_AGENT_MISMATCH,
@@ -368,6 +402,13 @@ export class AgentSession {
     this.#keys = claims.extensions.map((extension) => extensionKey(claims.pbx, extension));
     this.#scheduleExpiry();
     await this.#context.updateRoutes(this, previous);
+    this.#context.auditor.recordLater({
+      action: 'token_refreshed',
+      outcome: 'success',
+      actor: { type: 'agent', id: claims.agentId },
+      target: { type: 'session', id: this.id },
+      details: { tokenId: claims.tokenId, extensions: claims.extensions.join(',') },
+    });
     this.#sendControl({ type: 'token_accepted', expiresAt: new Date(claims.expiresAt).toISOString(), extensions: claims.extensions });
   }
 

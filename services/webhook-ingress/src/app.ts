@@ -2,7 +2,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { Publisher } from '@cti/bus';
 import type { Logger } from '@cti/logging';
-import { registerOpsRoutes, type Auditor } from '@cti/runtime';
+import { createHttpMetrics, httpRouteOf, observeHttpRequests, registerOpsRoutes, type Auditor } from '@cti/runtime';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -15,7 +15,7 @@ import type { Registry } from 'prom-client';
 import type { AudioStore } from './audio-store.js';
 import type { CallerLookup } from './conversation-init.js';
 import { WebhookError, WebhookErrorCode } from './errors.js';
-import { decorateRequestState, logResponse, rejectAuth, sendError, toWebhookError } from './http.js';
+import { auditRequest, decorateRequestState, logResponse, rejectAuth, sendError, toWebhookError } from './http.js';
 import { createIngressMetrics, type IngressMetrics } from './metrics.js';
 import { createSourceFilter, type TrustProxySetting } from './network.js';
 import { conversationInitRoutes } from './routes/conversation-init.js';
@@ -46,6 +46,8 @@ export interface IngressAppOptions {
   lookupCaller: CallerLookup;
   isBusConnected: () => boolean;
   auditor: Pick<Auditor, 'recordLater'>;
+  /** Whether audit events may carry a caller number as its keyed hash (PHONE_HASH_KEY is set). */
+  auditNumbers?: boolean;
   /** Clock for signature timestamps and `receivedAt`; tests pin it to the fixtures' time. */
   now?: () => number;
 }
@@ -84,9 +86,11 @@ function trustProxyOption(setting: TrustProxySetting): FastifyServerOptions['tru
 /** Builds the HTTP side of webhook-ingress; `main.ts` gives it the bus and listens. */
 export async function buildIngressApp(options: IngressAppOptions): Promise<{ app: FastifyInstance; metrics: IngressMetrics }> {
   const metrics = createIngressMetrics(options.registry);
+  const http = createHttpMetrics(options.registry);
   const now = options.now ?? Date.now;
   const app = createFastify(options);
   decorateRequestState(app);
+  observeHttpRequests(app, http);
 
   await app.register(helmet, {
     hsts: { maxAge: HSTS_MAX_AGE_SECONDS, includeSubDomains: true },
@@ -94,6 +98,7 @@ export async function buildIngressApp(options: IngressAppOptions): Promise<{ app
   });
   await app.register(rateLimit, {
     global: false,
+    onExceeded: (request) => http.rateLimited.inc({ limit: httpRouteOf(request) }),
     errorResponseBuilder: (_request, context) =>
       new WebhookError(WebhookErrorCode.RATE_LIMITED, `too many requests, retry in ${context.after}`, {
         retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
@@ -104,7 +109,10 @@ export async function buildIngressApp(options: IngressAppOptions): Promise<{ app
   app.setNotFoundHandler((request, reply) =>
     sendError(request, reply, new WebhookError(WebhookErrorCode.NOT_FOUND, `no route for ${request.method} ${request.url.split('?')[0] ?? ''}`)),
   );
-  app.addHook('onResponse', async (request, reply) => logResponse(options.logger, metrics, request, reply));
+  app.addHook('onResponse', async (request, reply) => {
+    logResponse(options.logger, metrics, request, reply);
+    auditRequest(options.auditor, request, reply);
+  });
 
   registerOpsRoutes(app, {
     registry: options.registry,
@@ -149,6 +157,7 @@ export async function buildIngressApp(options: IngressAppOptions): Promise<{ app
       header: options.conversationInit.header,
       lookup: options.lookupCaller,
       lookupTimeoutMs: options.conversationInit.lookupTimeoutMs,
+      auditNumbers: options.auditNumbers ?? false,
       rateLimit: routeRateLimit,
       sourceCheck,
       logger: options.logger,

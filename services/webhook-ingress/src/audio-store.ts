@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 
-import type { Bus } from '@cti/bus';
+import type { Bus, Retention } from '@cti/bus';
 import { Buckets, type AiConversationAudio } from '@cti/contracts';
 import type { Logger } from '@cti/logging';
-import { nanos } from '@nats-io/nats-core';
-import { Objm, StorageType, type ObjectStore } from '@nats-io/obj';
+import type { ObjectStore } from '@nats-io/obj';
 
 export type AudioObject = AiConversationAudio['object'];
 
@@ -23,6 +22,8 @@ export interface ObjectAudioStoreOptions {
   /** Deadline for each chunk and for the final metadata write. */
   timeoutMs: number;
   replicas?: number;
+  /** Age and size limits from config (OBJECT_AI_AUDIO_*); the contract's defaults otherwise. */
+  retention?: Partial<Retention>;
 }
 
 /**
@@ -39,15 +40,16 @@ function natsDigest(hash: Buffer): string {
   return `SHA-256=${hash.toString('base64').replace(/\+/g, '-').replace(/\//g, '_')}`;
 }
 
-/** Opens the AI audio bucket, creating it with the retention from `@cti/contracts` if missing. */
+/**
+ * Opens the AI audio bucket, creating it if missing. webhook-ingress writes the audio, so it owns
+ * the bucket and brings an existing one to the configured limits.
+ */
 export async function openAudioStore(bus: Bus, options: ObjectAudioStoreOptions): Promise<AudioStore> {
   const spec = Buckets.AI_AUDIO;
-  const store: ObjectStore = await new Objm(bus.connection).create(spec.name, {
-    description: spec.description,
-    storage: StorageType.File,
-    ttl: nanos(spec.maxAgeSeconds * 1000),
-    max_bytes: spec.maxBytes,
+  const store: ObjectStore = await bus.ensureObjectStore('AI_AUDIO', {
+    retention: options.retention ?? {},
     replicas: options.replicas ?? 1,
+    updateExisting: true,
   });
   options.logger.info({ bucket: spec.name }, 'audio object store ready');
   return objectAudioStore(store, spec.name, options);

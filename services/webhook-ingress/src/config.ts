@@ -1,6 +1,6 @@
 import { defineConfig, env, loggingFields, natsAuthRule, natsFields, phoneHashKeyRule, type ConfigOf } from '@cti/config';
 import { Streams } from '@cti/contracts';
-import { retentionFields } from '@cti/runtime';
+import { retentionFields, retentionRule } from '@cti/runtime';
 
 import { invalidAddressEntries, parseTrustProxy } from './network.js';
 
@@ -122,6 +122,7 @@ function addressRules(config: WebhookIngressSettings): string | undefined {
 export const WebhookIngressConfig = defineConfig('webhook-ingress', fields, [
   natsAuthRule,
   phoneHashKeyRule,
+  retentionRule,
   tlsPairRule,
   replayWindowRule,
   addressRules,

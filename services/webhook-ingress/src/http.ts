@@ -18,6 +18,8 @@ export interface RequestState {
   sequence?: number;
   lookupStatus?: string;
   lookupMs?: number;
+  /** Position of the webhook secret that verified the signature (0 is the first configured). */
+  secretIndex?: number;
   signature?: ParsedSignatureHeader;
   error?: unknown;
 }
@@ -125,6 +127,41 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: W
 }
 
 const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * Writes one `api_request` audit event per completed webhook request: who (the client address),
+ * what (the route, webhook type and conversation) and the result (status and outcome). Requests
+ * the rate limit turned away (429) and requests to no webhook route are counted in metrics but not
+ * audited one by one, so a flood cannot push older audit events out of a size-limited stream.
+ */
+export function auditRequest(auditor: Pick<Auditor, 'recordLater'>, request: FastifyRequest, reply: FastifyReply): void {
+  const state = stateOf(request);
+  if (state.route === 'other' || reply.statusCode === 429) {
+    return;
+  }
+  const statusCode = reply.statusCode;
+  let outcome: 'success' | 'denied' | 'failure' = 'failure';
+  if (statusCode < 400) {
+    outcome = 'success';
+  } else if (statusCode === 401 || statusCode === 403) {
+    outcome = 'denied';
+  }
+  auditor.recordLater({
+    action: 'api_request',
+    outcome,
+    actor: { type: 'remote', ip: request.ip.slice(0, 64) },
+    target: { type: 'webhook', id: state.route },
+    ...(state.reason === undefined ? {} : { reason: state.reason }),
+    details: {
+      status: statusCode,
+      outcome: state.outcome ?? (statusCode < 400 ? 'ok' : `status_${statusCode}`),
+      ...(state.webhookType === undefined ? {} : { webhookType: state.webhookType.slice(0, 128) }),
+      ...(state.conversationId === undefined ? {} : { conversationId: state.conversationId }),
+      ...(state.secretIndex === undefined ? {} : { secret: state.secretIndex }),
+      ...(state.lookupStatus === undefined ? {} : { lookupStatus: state.lookupStatus }),
+    },
+  });
+}
 
 /**
  * Writes one line per completed webhook request and updates the request metrics. The level

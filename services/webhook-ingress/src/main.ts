@@ -15,7 +15,12 @@ const HEADER_ALLOWANCE_BYTES = 4096;
 await runService(WebhookIngressConfig, async (context) => {
   const { config, logger, registry } = context;
   const { bus, auditor } = await context.connectBus(streamsOwnedBy('webhook-ingress'));
-  const audioStore = await openAudioStore(bus, { logger, timeoutMs: config.publishTimeoutMs });
+  const audioStore = await openAudioStore(bus, {
+    logger,
+    timeoutMs: config.publishTimeoutMs,
+    retention: { maxAgeSeconds: config.aiAudioMaxAgeSeconds, maxBytes: config.aiAudioMaxBytes },
+    replicas: config.jetstreamReplicas,
+  });
   const publisher = createPublisher(bus.js, {
     timeoutMs: config.publishTimeoutMs,
     ...(bus.metrics === undefined ? {} : { metrics: bus.metrics }),
@@ -52,6 +57,7 @@ await runService(WebhookIngressConfig, async (context) => {
       bus.request(CallerLookupRequest, CallerLookupReply, { v: 1, number, requestedBy: context.service }, timeoutMs),
     isBusConnected: () => bus.isConnected(),
     auditor,
+    auditNumbers: config.phoneHashKey !== undefined,
   });
 
   context.onShutdown({ name: 'close http', run: () => app.close() });

@@ -1,12 +1,12 @@
 import { Bus } from '@cti/bus';
 import { CallerLookupReply, CallerLookupRequest, type CallerLookupReply as LookupReply } from '@cti/contracts';
-import { createLogger } from '@cti/logging';
+import { createLogger, hashPhoneNumber } from '@cti/logging';
 import { collectLogLines, deferred, startNatsServer, waitFor, type NatsServerHandle } from '@cti/testing';
 import type { Subscription } from '@nats-io/nats-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { WebhookErrorCode } from '../src/errors.js';
-import { fixture, forbiddenLogText, send, startIngress, type RunningIngress } from './harness.js';
+import { fixture, forbiddenLogText, PHONE_HASH_KEY, send, startIngress, type RunningIngress } from './harness.js';
 
 const PATH = '/webhooks/elevenlabs/conversation-init';
 const INIT_SECRET = 'init-shared-secret-5f1e2d';
@@ -113,6 +113,21 @@ describe('conversation-init', () => {
         crm_lookup_status: 'match',
       },
     });
+    // Handing the caller's CRM record to the AI agent is a disclosure, audited like a screen pop.
+    const audit = await waitFor(async () => {
+      const events = await ingress.messages('AUDIT');
+      const disclosed = events.find((event) => event['action'] === 'caller_details_sent');
+      const call = events.find((event) => event['action'] === 'api_request' && (event['details'] as { lookupStatus?: string } | undefined)?.lookupStatus === 'match');
+      return disclosed !== undefined && call !== undefined ? { disclosed, call } : undefined;
+    }, 'the disclosure and the request in the audit trail');
+    expect(audit.disclosed).toMatchObject({
+      actor: { type: 'remote', id: 'elevenlabs' },
+      target: { type: 'Contacts', id: '5b9e0c4a-1f2d-4e8a-9c61-7d0f3a2b1e55' },
+      numberHash: hashPhoneNumber('+14155550142', PHONE_HASH_KEY),
+    });
+    expect(audit.call).toMatchObject({ outcome: 'success', target: { type: 'webhook', id: 'conversation_init' }, details: { status: 200 } });
+    expect(JSON.stringify(audit)).not.toContain('4155550142');
+
     // The Linkedid set here is the one the fixture's post-call transcript carries back.
     const transcript = fixture('post_call_transcription.inbound_sip').json as { data: { conversation_initiation_client_data: { dynamic_variables: Record<string, unknown> } } };
     expect(transcript.data.conversation_initiation_client_data.dynamic_variables['pbx_linkedid']).toBe('1767225180.4711');

@@ -17,6 +17,7 @@ const FIXTURES = new URL('../../../testdata/elevenlabs/', import.meta.url);
 
 /** Secret and timestamp of every `.sig` fixture, from the fixtures README. */
 export const FIXTURE_SECRET = 'whsec_test_fixture_secret';
+export const PHONE_HASH_KEY = 'webhook-test-phone-hash-key-4d1f';
 export const FIXTURE_T = 1767225600;
 /** The clock the fixture tests run at: one minute after the fixtures were signed. */
 export const FIXTURE_NOW_MS = (FIXTURE_T + 60) * 1000;
@@ -141,7 +142,7 @@ export async function startIngress(natsUrl: string, overrides: IngressOverrides 
   const audioStore = overrides.audioStore ?? (await openAudioStore(bus, { logger, timeoutMs: 2000 }));
   const basePublisher = createPublisher(bus.js, { timeoutMs: overrides.publishTimeoutMs ?? 1500 });
   const publisher = overrides.wrapPublisher?.(basePublisher) ?? basePublisher;
-  const auditor = createAuditor({ bus, service: 'webhook-ingress', logger, phoneHashKey: undefined });
+  const auditor = createAuditor({ bus, service: 'webhook-ingress', logger, phoneHashKey: PHONE_HASH_KEY });
   let nowMs = FIXTURE_NOW_MS;
 
   const { app } = await buildIngressApp({
@@ -162,6 +163,7 @@ export async function startIngress(natsUrl: string, overrides: IngressOverrides 
     lookupCaller: (number, timeoutMs) => bus.request(CallerLookupRequest, CallerLookupReply, { v: 1, number, requestedBy: 'webhook-ingress' }, timeoutMs),
     isBusConnected: () => bus.isConnected(),
     auditor,
+    auditNumbers: true,
     now: () => nowMs,
     ...overrides,
     publisher,

@@ -57,6 +57,11 @@ describe('rate limit', () => {
       expect(retryAfter).toBeLessThanOrEqual(60);
       expect((response.json()['error'] as Record<string, unknown>)['code']).toBe(WebhookErrorCode.RATE_LIMITED);
       expect(await ingress.lastSequence('AI')).toBe(before);
+      expect(await ingress.metric('cti_rate_limit_rejections_total', { limit: '/webhooks/elevenlabs' })).toBe(1);
+      // The rejected request is counted, but not audited one by one: a flood must not push older
+      // events out of the audit stream. The three accepted ones are.
+      const calls = (await ingress.messages('AUDIT')).filter((event) => event['action'] === 'api_request');
+      expect(calls.map((event) => (event['details'] as { status: number }).status)).toEqual([200, 200, 200]);
       // The ops routes are not rate limited.
       expect((await send(ingress.url, { method: 'GET', path: '/healthz' })).status).toBe(200);
     });

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { deadLetterPayload, listDeadLetters, replayDeadLetter } from '@cti/bus';
 
 import { UsageError, type Command } from '../command.js';
-import { connectCliBus } from '../config.js';
+import { cliAuditor, connectCli, connectCliBus, operatorOf } from '../config.js';
 
 function filterOptions(args: string[]) {
   const { values } = parseArgs({
@@ -67,7 +67,9 @@ export const dlqReplay: Command = {
   usage: 'cti dlq replay [--sequence N] [--stream CALLS] [--consumer crm-sync-calls] [--limit N]',
   async run(args, io) {
     const options = filterOptions(args);
-    const bus = await connectCliBus(io.environment);
+    const { bus, config } = await connectCli(io.environment);
+    const auditor = cliAuditor(bus, config, io.environment);
+    const operator = operatorOf(config, io.environment);
     try {
       let letters = await listDeadLetters(bus.jsm, {
         ...(options.stream === undefined ? {} : { stream: options.stream }),
@@ -82,7 +84,32 @@ export const dlqReplay: Command = {
         }
       }
       for (const letter of letters) {
-        const result = await replayDeadLetter(bus.js, bus.jsm, letter);
+        const audit = {
+          action: 'dlq_replayed',
+          actor: { type: 'operator' as const, id: operator },
+          target: { type: 'dead_letter', id: `DLQ:${letter.sequence}` },
+          details: {
+            stream: letter.entry.stream,
+            consumer: letter.entry.consumer,
+            streamSequence: letter.entry.streamSequence,
+            deliveries: letter.entry.deliveries,
+            ...(letter.entry.error.code === undefined ? {} : { error: letter.entry.error.code }),
+          },
+        };
+        let result;
+        try {
+          // The dead letter is removed only once its audit event is stored: without the audit
+          // trail the replay stops, and running it again completes it.
+          result = await replayDeadLetter(bus.js, bus.jsm, letter, {
+            beforeRemove: (replayed) => auditor.record({ ...audit, outcome: 'success', details: { ...audit.details, duplicate: replayed.duplicate } }),
+          });
+        } catch (error) {
+          // The replay's own error is what the operator needs; a failure to audit it is secondary.
+          await auditor
+            .record({ ...audit, outcome: 'failure', reason: error instanceof Error ? error.message.slice(0, 256) : 'replay failed' })
+            .catch(() => undefined);
+          throw error;
+        }
         io.stdout.write(`${JSON.stringify({ replayed: result.sequence, subject: result.subject, consumer: result.consumer, duplicate: result.duplicate })}\n`);
       }
       io.stderr.write(`${letters.length} dead letter(s) replayed\n`);

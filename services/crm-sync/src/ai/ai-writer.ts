@@ -92,7 +92,11 @@ export class AiWriter {
 
     await this.#attach(recordId, event, parent);
     if (parent !== undefined && event.summary !== undefined && event.summary.trim() !== '') {
-      await this.#options.callLog.saveSummary(parent.module, parent.id, { summary: event.summary.trim().slice(0, 4096), at: event.eventAt });
+      await this.#options.callLog.saveSummary(parent.module, parent.id, {
+        summary: event.summary.trim().slice(0, 4096),
+        at: event.eventAt,
+        conversationId: event.conversationId,
+      });
     }
     if (correlation.kind === 'call') {
       await this.#publishSummary(event, correlation.entry, recordId);

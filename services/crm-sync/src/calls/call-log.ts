@@ -25,6 +25,8 @@ export interface CallLogEntry {
 export interface StoredSummary {
   summary: string;
   at: string;
+  /** ElevenLabs conversation the summary came from, so erasing its caller removes it too. */
+  conversationId?: string;
 }
 
 const encoder = new TextEncoder();

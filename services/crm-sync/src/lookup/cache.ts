@@ -71,6 +71,21 @@ export class LookupCache {
     }
   }
 
+  /**
+   * Drops every result for one number, whether it was cached under its E.164 digits or matched
+   * through its national number. Returns how many entries went.
+   */
+  forget(digits: string, nationalNumber: string): number {
+    let removed = 0;
+    for (const [key, entry] of this.#entries) {
+      if (key === digits || entry.nationalNumber === nationalNumber) {
+        this.#entries.delete(key);
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+
   clear(): void {
     this.#entries.clear();
   }

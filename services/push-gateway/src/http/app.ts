@@ -3,12 +3,14 @@ import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyWebsocket from '@fastify/websocket';
 import type { Logger } from '@cti/logging';
-import { registerOpsRoutes, type ReadinessCheck } from '@cti/runtime';
+import { httpRouteOf, observeHttpRequests, registerOpsRoutes, type ReadinessCheck } from '@cti/runtime';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 
 import { PushError, PushErrorCode } from '../errors.js';
 import { SUBPROTOCOL } from '../protocol.js';
+import { rejectAuthentication } from './auth.js';
+import { auditApiRequests } from './request-audit.js';
 import { registerCallRoutes } from './routes/calls.js';
 import { registerConsoleRoutes } from './routes/console.js';
 import { registerDemoRoutes } from './routes/demo.js';
@@ -40,6 +42,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.decorateRequest('agent', null);
   app.decorateRequest('apiKey', null);
+  observeHttpRequests(app, services.metrics.http);
+  auditApiRequests(app, services.auditor);
 
   await app.register(fastifyHelmet, {
     contentSecurityPolicy: {
@@ -67,6 +71,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(fastifyRateLimit, {
     global: false,
+    onExceeded: (request) => services.metrics.http.rateLimited.inc({ limit: httpRouteOf(request) }),
     errorResponseBuilder: (_request, context) =>
       new PushError(PushErrorCode.RATE_LIMITED, context.statusCode, `rate limit exceeded: at most ${context.max} requests a minute, retry in ${context.after}`),
   });
@@ -86,7 +91,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request) => {
     // The WebSocket route checks the origin itself, so it can count and audit the refusal.
     if (request.url.startsWith('/v1/') && !services.origins.allows(request)) {
-      throw new PushError(PushErrorCode.ORIGIN_REJECTED, 403, 'origin not allowed: add it to PUSH_ALLOWED_ORIGINS');
+      throw rejectAuthentication(
+        services,
+        request,
+        'origin',
+        'disallowed_origin',
+        new PushError(PushErrorCode.ORIGIN_REJECTED, 403, 'origin not allowed: add it to PUSH_ALLOWED_ORIGINS'),
+      );
     }
   });
 

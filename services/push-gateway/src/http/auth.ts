@@ -88,6 +88,7 @@ export function rejectAuthentication(
 ): PushError {
   if (deps.limiter.isBlocked(request.ip)) {
     deps.metrics.authFailures.inc({ credential, reason: 'rate_limited' });
+    deps.metrics.http.rateLimited.inc({ limit: 'auth_failures' });
     return new PushError(PushErrorCode.AUTH_RATE_LIMITED, 429, 'too many failed authentications from this address: wait a minute');
   }
   deps.metrics.authFailures.inc({ credential, reason });
@@ -140,6 +141,12 @@ export function authenticateApiKey(deps: AuthDependencies, request: FastifyReque
   const result = deps.apiKeys.check(typeof header === 'string' ? header : undefined);
   if (result.ok) {
     request.apiKey = result.entry;
+    deps.auditor.recordLater({
+      action: 'api_key_used',
+      outcome: 'success',
+      actor: { type: 'api_key', id: result.entry.id, ip: request.ip },
+      target: { type: 'route', id: `${request.method} ${request.routeOptions.url ?? ''}` },
+    });
     return result.entry;
   }
   const errors = {

@@ -1,7 +1,7 @@
 import type { Logger } from '@cti/logging';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
-import { buildConversationInitResponse, type CallerLookup } from '../conversation-init.js';
+import { buildConversationInitResponse, type CallerLookup, type ConversationInitResponse } from '../conversation-init.js';
 import { WebhookError, WebhookErrorCode } from '../errors.js';
 import { type AuthRejection, markRoute, rejectAuth, stateOf } from '../http.js';
 import { primaryIssue, Validators, type ConversationInitRequestPayload } from '../payloads.js';
@@ -15,6 +15,8 @@ export interface ConversationInitRouteOptions extends AuthRejection {
   header: string;
   lookup: CallerLookup;
   lookupTimeoutMs: number;
+  /** Whether the disclosure audit event may carry the caller number as its keyed hash. */
+  auditNumbers: boolean;
   rateLimit: { max: number; timeWindow: number };
   sourceCheck: ((request: FastifyRequest) => Promise<void>) | undefined;
   logger: Logger;
@@ -59,9 +61,35 @@ export async function conversationInitRoutes(app: FastifyInstance, options: Conv
       state.outcome = 'responded';
       state.lookupStatus = status;
       state.lookupMs = lookupMs;
+      auditDisclosure(options, request, payload, response);
       return reply.code(200).send(response);
     },
   );
+}
+
+/**
+ * Audits CRM data handed to ElevenLabs. The AI agent learns who is calling before it picks up, so
+ * this response discloses the caller's CRM record and is audited like a screen pop.
+ */
+function auditDisclosure(
+  options: ConversationInitRouteOptions,
+  request: FastifyRequest,
+  payload: ConversationInitRequestPayload,
+  response: ConversationInitResponse,
+): void {
+  const variables = response.dynamic_variables;
+  if (!variables.caller_known) {
+    return;
+  }
+  const number = (payload.caller_id ?? '').trim();
+  options.auditor.recordLater({
+    action: 'caller_details_sent',
+    outcome: 'success',
+    actor: { type: 'remote', id: 'elevenlabs', ip: request.ip.slice(0, 64) },
+    target: { type: variables.crm_record_module, id: variables.crm_record_id },
+    ...(options.auditNumbers && number !== '' ? { number } : {}),
+    details: { callSid: variables.call_sid.slice(0, 256), lastCallSummary: variables.last_call_summary !== '' },
+  });
 }
 
 /**

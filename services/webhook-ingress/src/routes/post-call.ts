@@ -65,6 +65,7 @@ export async function postCallRoutes(app: FastifyInstance, options: PostCallRout
         throw rejectAuth(request, 'signature_mismatch', WebhookErrorCode.SIGNATURE_INVALID, options);
       }
       options.metrics.signaturesVerified.inc({ secret: String(secretIndex) });
+      state.secretIndex = secretIndex;
 
       const result = await ingestDelivery(rawBody, options.ingest);
       state.outcome = result.outcome;

@@ -49,7 +49,7 @@ export function registerWebSocketRoute(app: FastifyInstance, services: GatewaySe
         socket.terminate();
         return;
       }
-      void services.hub.open(socket, claims, resumeCursors.get(request));
+      void services.hub.open(socket, claims, resumeCursors.get(request), request.ip);
     },
   );
 }
