@@ -52,6 +52,12 @@ if [[ "${CTI_SETUP_COMPOSE:-0}" == "1" ]] && ! docker compose version >/dev/null
   apt_install docker-compose
 fi
 
+# The alert rules are checked and unit-tested with promtool, from Debian's prometheus package.
+if [[ "${CTI_SETUP_PROMTOOL:-0}" == "1" ]] && ! command -v promtool >/dev/null 2>&1; then
+  log "installing prometheus (Debian package) for promtool"
+  apt_install prometheus
+fi
+
 log "installing npm packages"
 pnpm install --frozen-lockfile --reporter=silent
 log "building"

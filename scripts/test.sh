@@ -3,5 +3,5 @@
 # which start their own nats-server, replay PBX and CRM simulator on free 127.0.0.1 ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CTI_SETUP_BROWSER=1 CTI_SETUP_COMPOSE=1 bash scripts/setup.sh
+CTI_SETUP_BROWSER=1 CTI_SETUP_COMPOSE=1 CTI_SETUP_PROMTOOL=1 bash scripts/setup.sh
 pnpm test
