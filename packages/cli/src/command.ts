@@ -8,6 +8,11 @@ export interface CommandIo {
   environment: Record<string, string | undefined>;
   /** Working directory the operator ran `pnpm cti` from. */
   cwd: string;
+  /**
+   * Read `.env` and the running stack's `.data/stack.env` under `environment`, as `pnpm cti`
+   * does. Off in tests, which pass their whole environment.
+   */
+  environmentFiles?: boolean;
 }
 
 export interface Command {

@@ -2,6 +2,8 @@ import { CtiError } from '@cti/errors';
 
 import { EXIT_USAGE, UsageError, type Command, type CommandIo } from './command.js';
 import { Commands } from './registry.js';
+import { repositoryRoot } from './repository.js';
+import { loadCommandEnvironment } from './stack/environment.js';
 
 export { type Command, type CommandIo, UsageError, EXIT_USAGE } from './command.js';
 export { Commands } from './registry.js';
@@ -19,9 +21,26 @@ function findCommand(words: string[]): { command: Command; rest: string[] } | un
 }
 
 function help(): string {
-  const width = Math.max(...Commands.map((command) => command.usage.length));
-  const lines = Commands.map((command) => `  ${command.usage.padEnd(width)}  ${command.summary}`);
-  return `usage: pnpm cti <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+  const lines = Commands.map((command) => `  ${command.usage}\n      ${command.summary}`);
+  return `usage: pnpm cti <command> [options]\n\ncommands:\n${lines.join('\n')}\n\n\`pnpm cti <command> --help\` shows one command.\n`;
+}
+
+/**
+ * Adds `.env` and the running stack's `.data/stack.env` to the environment. `cti up` reads only
+ * `.env` itself: the stack file of an earlier run would point it at a NATS server that is gone.
+ */
+function withEnvironmentFiles(command: Command, io: CommandIo): CommandIo {
+  if (io.environmentFiles !== true || command.name[0] === 'up') {
+    return io;
+  }
+  let root: string;
+  try {
+    root = repositoryRoot(io.cwd);
+  } catch {
+    // Outside a checkout (the CLI's container image), the process environment is all there is.
+    return io;
+  }
+  return { ...io, environment: loadCommandEnvironment(root, io.environment) };
 }
 
 /** Runs one command line and returns the exit status. */
@@ -40,7 +59,7 @@ export async function runCli(words: string[], io: CommandIo): Promise<number> {
     return 0;
   }
   try {
-    return await found.command.run(found.rest, io);
+    return await found.command.run(found.rest, withEnvironmentFiles(found.command, io));
   } catch (error) {
     if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
       io.stderr.write(`${error.message}\nusage: ${found.command.usage}\n`);
@@ -50,7 +69,14 @@ export async function runCli(words: string[], io: CommandIo): Promise<number> {
       io.stderr.write(`${error.code}: ${error.message}\n`);
       return 1;
     }
-    throw error;
+    // An operator needs the reason, not a stack trace; CTI_DEBUG=1 shows the stack for a report.
+    const message = error instanceof Error ? error.message : String(error);
+    const hint = error instanceof Error && error.name === 'StreamNotFoundError' ? ': no CTI stream on this NATS server; check NATS_URL, or run cti streams apply' : '';
+    io.stderr.write(`cti ${found.command.name.join(' ')} failed: ${message}${hint}\n`);
+    if (io.environment['CTI_DEBUG'] === '1' && error instanceof Error) {
+      io.stderr.write(`${error.stack ?? ''}\n`);
+    }
+    return 1;
   }
 }
 export { eraseNumber, type ErasureOptions, type ErasureReport } from './erase/erase.js';

@@ -9,5 +9,6 @@ const status = await runCli(process.argv.slice(2), {
   stdin: process.stdin,
   environment: process.env,
   cwd,
+  environmentFiles: true,
 });
 process.exitCode = status;

@@ -26,15 +26,20 @@ export function renderEnvExample(specs: readonly { service: string; fields: Conf
         continue;
       }
       seen.add(field.env);
-      const required = field.optional || field.defaultValue !== undefined ? '' : ' (required)';
-      lines.push(`# ${field.description.charAt(0).toUpperCase()}${field.description.slice(1)}${required}.`);
+      const required = !field.optional && field.defaultValue === undefined;
+      const description = `${field.description.charAt(0).toUpperCase()}${field.description.slice(1)}`;
+      const example = field.example === undefined || field.secret ? '' : ` Example: ${field.example}`;
+      lines.push(`# ${description}${required ? ' (required)' : ''}.${example}`);
       if (field.secret) {
         lines.push(`# Secret: prefer ${field.env}_FILE=/run/secrets/<file> over the value itself.`);
       }
-      const value = exampleValue(field);
-      // Optional variables without a default stay commented out, so copying the file changes nothing.
-      const active = !field.optional || value !== '';
-      lines.push(`${active ? '' : '# '}${field.env}=${field.secret ? '' : value}`);
+      // Only required variables are active lines, and they are empty until filled in: a copied
+      // file changes nothing else, and leaves `cti up` on its demo PBX and CRM.
+      if (required) {
+        lines.push(`${field.env}=`);
+      } else {
+        lines.push(`# ${field.env}=${field.secret ? '' : exampleValue(field)}`);
+      }
     }
     if (lines.length > 0) {
       sections.push(`# ---- ${spec.service} ----`, ...lines, '');

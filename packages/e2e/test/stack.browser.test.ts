@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -131,9 +131,27 @@ describe('cti up with the agent console', () => {
     // The console follows the outcome the PBX reported for the Originate.
     await expect.poll(() => anna.locator('#dial-status').textContent()).toContain('Your phone answered');
 
+    // Operator commands in another terminal reach this stack through the file it leaves behind.
+    const cti = (...words: string[]) =>
+      spawnSync(process.execPath, ['packages/cli/dist/main.js', ...words], {
+        cwd: root,
+        env: { PATH: process.env['PATH'] ?? '', CTI_DATA_DIR: dataDirectory },
+        encoding: 'utf8',
+      });
+    const deadLetters = cti('dlq', 'list');
+    expect(deadLetters.stderr).toContain('dead letter(s)');
+    expect(deadLetters.status).toBe(0);
+    const token = cti('token', '--agent', 'anna', '--ext', '101');
+    expect(token.status).toBe(0);
+    expect(token.stdout.trim()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    const screenPops = cti('audit', '--agent', 'anna', '--since', '10m');
+    expect(screenPops.status).toBe(0);
+    expect(screenPops.stdout).toContain('screen_pop_sent');
+
     // Ctrl-C stops everything cleanly.
     stack.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(output).toContain('stopped');
+    expect(existsSync(join(dataDirectory, 'stack.env'))).toBe(false);
   });
 });

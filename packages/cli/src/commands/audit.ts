@@ -95,12 +95,24 @@ function readAuditEvent(data: Uint8Array): AuditMessage | undefined {
   }
 }
 
-const COLUMNS = ['occurredAt', 'service', 'action', 'outcome', 'actor', 'target'] as const;
+// Fixed widths, because events are printed as they are read; a longer value pushes its row out.
+const COLUMNS = [
+  ['occurredAt', 24],
+  ['service', 15],
+  ['action', 26],
+  ['outcome', 8],
+  ['actor', 32],
+  ['target', 0],
+] as const;
+
+function formatRow(values: readonly string[]): string {
+  return values.map((value, index) => value.padEnd(COLUMNS[index]?.[1] ?? 0)).join('  ').trimEnd();
+}
 
 function tableRow(event: AuditMessage): string {
   const actor = [event.actor.type, event.actor.id, event.actor.ip].filter((part) => part !== undefined).join(':');
   const target = event.target === undefined ? '-' : `${event.target.type}:${event.target.id}`;
-  return [event.occurredAt, event.service, event.action, event.outcome, actor, target].join('  ');
+  return formatRow([event.occurredAt, event.service, event.action, event.outcome, actor, target]);
 }
 
 /** Prints audit events: who accessed which caller's data, and when. */
@@ -163,7 +175,7 @@ export const audit: Command = {
           : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(since.getTime() - STORAGE_SLACK_MS).toISOString() }),
       });
       if (values.table) {
-        io.stdout.write(`${COLUMNS.join('  ')}\n`);
+        io.stdout.write(`${formatRow(COLUMNS.map(([name]) => name))}\n`);
       }
       let printed = 0;
       let skipped = 0;

@@ -32,7 +32,9 @@ export const up: Command = {
       `  PBX:           ${stack.demoPbx ? 'demo PBX replaying recorded calls of a real Asterisk, in a loop' : 'AMI_HOST from .env'}`,
       `  CRM:           ${stack.demoCrm ? 'demo SuiteCRM simulator with sample contacts' : 'SUITECRM_URL from .env'}`,
       `  NATS:          ${stack.natsUrl}`,
+      `  Health:        ${Object.entries(stack.health).map(([name, url]) => `${name} ${url}`).join(', ')} (/healthz, /readyz, /metrics)`,
       `  Logs:          ${stack.logDirectory}`,
+      '  Commands:      pnpm cti ... in another terminal reaches this stack (it reads .data/stack.env)',
       'Calls appear below and on the console within a minute. Press Ctrl-C to stop.',
       '',
     ];

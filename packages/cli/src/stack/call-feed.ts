@@ -9,6 +9,7 @@ interface CallEventSummary {
   extension?: string;
   direction?: string;
   caller?: { number?: string; name?: string };
+  callee?: { number?: string; name?: string };
   disposition?: string;
   talkSeconds?: number;
 }
@@ -29,7 +30,10 @@ export function followCalls(connection: NatsConnection, output: Writable): Subsc
       } catch {
         return;
       }
-      const caller = event.caller?.number === undefined ? '' : ` from ${maskPhoneNumber(event.caller.number)}${event.caller.name === undefined ? '' : ` "${event.caller.name}"`}`;
+      // An outbound call is about the number dialled, an inbound or internal one about the caller.
+      const party = event.direction === 'outbound' ? event.callee : event.caller;
+      const word = event.direction === 'outbound' ? 'to' : 'from';
+      const caller = party?.number === undefined || party.number === '' ? '' : ` ${word} ${maskPhoneNumber(party.number)}${party.name === undefined ? '' : ` "${party.name}"`}`;
       const outcome = event.disposition === undefined ? '' : ` ${event.disposition}, talk ${String(event.talkSeconds ?? 0)} s`;
       const extension = event.extension === undefined ? '' : ` ext ${event.extension}`;
       output.write(`[calls] ${event.type ?? message.subject}${extension} ${event.direction ?? ''}${caller}${outcome} (call ${event.callId ?? '?'})\n`);

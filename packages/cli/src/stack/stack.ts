@@ -1,15 +1,16 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 
 import { ConfigError, loadConfig } from '@cti/config';
 import { startNatsServer, type NatsServerHandle } from '@cti/nats-process';
+import { DEFAULT_OPS_PORTS } from '@cti/runtime';
 import { connect } from '@nats-io/transport-node';
 
 import { followCalls } from './call-feed.js';
 import { StackConfig } from './config.js';
 import { startChild, type StackChild } from './child.js';
-import { isSet, loadStackEnvironment } from './environment.js';
+import { isSet, loadStackEnvironment, stackEnvironmentPath } from './environment.js';
 import { localSecret } from './local-secrets.js';
 import { choosePort } from './ports.js';
 import { waitForPort, waitUntilReady } from './readiness.js';
@@ -30,6 +31,8 @@ export interface RunningStack {
   consoleUrl: string;
   webhookUrl: string;
   natsUrl: string;
+  /** Base URL of each service's /healthz, /readyz and /metrics. */
+  health: Record<string, string>;
   demoPbx: boolean;
   demoCrm: boolean;
   /** Resolves with the name of the first child that exits on its own. */
@@ -44,11 +47,38 @@ class StackError extends Error {
   }
 }
 
+/** Sets a variable that is missing or empty (a copied .env.example leaves required ones empty). */
+function setDefault(environment: Record<string, string>, name: string, value: string): void {
+  if ((environment[name] ?? '') === '') {
+    environment[name] = value;
+  }
+}
+
 /** Sets a secret's `_FILE` variable unless the operator gave the secret in either form. */
-function defaultSecret(environment: Record<string, string>, name: string, file: string): void {
+function defaultSecret(environment: Record<string, string>, name: string, file: string, generated?: Record<string, string>): void {
   if (!isSet(environment, name)) {
     environment[`${name}_FILE`] = file;
+    if (generated !== undefined) {
+      generated[`${name}_FILE`] = file;
+    }
   }
+}
+
+function portSetting(environment: Record<string, string>, name: string, fallback: number): number {
+  const value = Number(environment[name]);
+  return Number.isInteger(value) && value > 0 ? value : fallback;
+}
+
+/**
+ * Writes what `cti` commands need to reach this stack (its NATS, the demo CRM, the key files it
+ * generated) to `stack.env`, which `pnpm cti` reads under the process environment.
+ */
+function writeStackEnvironment(path: string, values: Record<string, string>): void {
+  const lines = ['# Written by `cti up` for the stack it runs; removed when it stops. `pnpm cti` reads it.'];
+  for (const [name, value] of Object.entries(values)) {
+    lines.push(`${name}=${value}`);
+  }
+  writeFileSync(path, `${lines.join('\n')}\n`, { mode: 0o600 });
 }
 
 /**
@@ -90,9 +120,14 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       nats = await startNatsServer({ directory: join(dataDirectory, 'nats'), port: await choosePort(4222) });
       environment['NATS_URL'] = nats.url;
     }
-    environment['LOG_LEVEL'] ??= 'info';
-    environment['PBX_ID'] ??= 'pbx1';
-    defaultSecret(environment, 'PHONE_HASH_KEY', localSecret(secrets, 'phone-hash-key').path);
+    setDefault(environment, 'LOG_LEVEL', 'info');
+    setDefault(environment, 'PBX_ID', 'pbx1');
+    // The local stack listens on loopback only, unless .env says otherwise.
+    setDefault(environment, 'WEBHOOK_HTTP_HOST', '127.0.0.1');
+    setDefault(environment, 'PUSH_HTTP_HOST', '127.0.0.1');
+    // What `cti` commands need to reach this stack; written to stack.env once it is ready.
+    const forCommands: Record<string, string> = {};
+    defaultSecret(environment, 'PHONE_HASH_KEY', localSecret(secrets, 'phone-hash-key').path, forCommands);
 
     const spawn = (name: string, args: string[], childEnvironment: Record<string, string>, onLine?: (line: string) => void) => {
       const child = startChild({ name, command: process.execPath, args, cwd: root, environment: childEnvironment, logDirectory, console: output, ...(onLine === undefined ? {} : { onLine }) });
@@ -133,6 +168,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         throw new StackError(`the demo CRM did not start: see ${join(logDirectory, 'demo-crm.log')}`);
       }
       Object.assign(crmEnvironment, { SUITECRM_URL: url, SUITECRM_CLIENT_ID: 'cti-demo', SUITECRM_CLIENT_SECRET_FILE: secret.path });
+      Object.assign(forCommands, { SUITECRM_URL: url, SUITECRM_CLIENT_ID: 'cti-demo', SUITECRM_CLIENT_SECRET_FILE: secret.path });
       delete crmEnvironment['SUITECRM_CLIENT_SECRET'];
     }
 
@@ -143,20 +179,21 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     }
     children.splice(children.indexOf(setup), 1);
 
-    const amiOps = await choosePort(9464);
-    const crmOps = await choosePort(9465);
-    const webhookPort = await choosePort(8091);
-    const pushPort = await choosePort(8090);
+    // Each service's default port when it is free, so the ports match docs/operations.md.
+    const amiOps = await choosePort(DEFAULT_OPS_PORTS['ami-bridge']);
+    const crmOps = await choosePort(DEFAULT_OPS_PORTS['crm-sync']);
+    const webhookPort = await choosePort(portSetting(environment, 'WEBHOOK_HTTP_PORT', 8090));
+    const pushPort = await choosePort(portSetting(environment, 'PUSH_HTTP_PORT', 8080));
 
     const webhookEnvironment: Record<string, string> = { ...environment, WEBHOOK_HTTP_PORT: String(webhookPort) };
     defaultSecret(webhookEnvironment, 'ELEVENLABS_WEBHOOK_SECRETS', localSecret(secrets, 'elevenlabs-webhook-secret').path);
     defaultSecret(webhookEnvironment, 'ELEVENLABS_CONVERSATION_INIT_SECRETS', localSecret(secrets, 'elevenlabs-conversation-init-secret').path);
 
     const pushEnvironment: Record<string, string> = { ...environment, PUSH_HTTP_PORT: String(pushPort) };
-    defaultSecret(pushEnvironment, 'AGENT_TOKEN_KEY', localSecret(secrets, 'agent-token-key').path);
+    defaultSecret(pushEnvironment, 'AGENT_TOKEN_KEY', localSecret(secrets, 'agent-token-key').path, forCommands);
     if (demoPbx) {
-      pushEnvironment['PUSH_DEMO_MODE'] ??= 'true';
-      pushEnvironment['PUSH_DEMO_AGENTS'] ??= DEMO_AGENTS;
+      setDefault(pushEnvironment, 'PUSH_DEMO_MODE', 'true');
+      setDefault(pushEnvironment, 'PUSH_DEMO_AGENTS', DEMO_AGENTS);
     }
 
     spawn('ami-bridge', ['services/ami-bridge/dist/main.js'], { ...amiEnvironment, OPS_PORT: String(amiOps) });
@@ -181,6 +218,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       throw new StackError(lines.join('\n'));
     }
 
+    const stackEnvironment = stackEnvironmentPath(root, environment);
+    writeStackEnvironment(stackEnvironment, { NATS_URL: environment['NATS_URL'] ?? '', PBX_ID: environment['PBX_ID'] ?? '', ...forCommands });
+
     const feed = await connect({ servers: environment['NATS_URL'], ...(environment['NATS_USER'] === undefined ? {} : { user: environment['NATS_USER'], pass: environment['NATS_PASSWORD'] ?? '' }) });
     followCalls(feed, output);
 
@@ -190,10 +230,12 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       consoleUrl: `http://127.0.0.1:${pushPort}/console/`,
       webhookUrl: `http://127.0.0.1:${webhookPort}/webhooks/elevenlabs`,
       natsUrl: environment['NATS_URL'] ?? '',
+      health: Object.fromEntries(Object.entries(readyUrls).map(([name, url]) => [name, url.replace(/\/readyz$/, '')])),
       demoPbx,
       demoCrm,
       failure,
       async stop() {
+        rmSync(stackEnvironment, { force: true });
         await feed.close().catch(() => undefined);
         await stop();
       },
