@@ -6,7 +6,7 @@ import { StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 
-import { BusError, BusErrorCode } from './errors.js';
+import { BusError, BusErrorCode, isPermissionDenied } from './errors.js';
 import type { Retention } from './streams.js';
 
 export type BucketName = keyof typeof Buckets;
@@ -43,8 +43,15 @@ async function applyLimits(jsm: JetStreamManager, name: BucketName, options: Ens
   const maxAge = options.retention?.maxAgeSeconds === undefined ? info.config.max_age : nanos(options.retention.maxAgeSeconds * 1000);
   const maxBytes = options.retention?.maxBytes ?? info.config.max_bytes;
   if (info.config.max_age !== maxAge || info.config.max_bytes !== maxBytes) {
-    await jsm.streams.update(stream, { ...info.config, max_age: maxAge, max_bytes: maxBytes });
-    options.logger.info({ bucket: Buckets[name].name, maxAgeSeconds: maxAge / 1e9, maxBytes }, 'bucket limits updated');
+    try {
+      await jsm.streams.update(stream, { ...info.config, max_age: maxAge, max_bytes: maxBytes });
+      options.logger.info({ bucket: Buckets[name].name, maxAgeSeconds: maxAge / 1e9, maxBytes }, 'bucket limits updated');
+    } catch (error) {
+      if (!isPermissionDenied(error)) {
+        throw error;
+      }
+      options.logger.warn({ bucket: Buckets[name].name }, 'bucket limits differ from this configuration, and this NATS user may not change them: run cti streams apply');
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import type { MessageContract, StreamName } from '@cti/contracts';
+import { inboxPrefix, type MessageContract, type StreamName } from '@cti/contracts';
 import type { Logger } from '@cti/logging';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
@@ -37,6 +37,8 @@ export class Bus {
   readonly #logger: Logger;
   readonly #consumers: RunningConsumer[] = [];
   readonly #subscriptions: Subscription[] = [];
+  /** True when every service has its own inbox prefix, so a request's sender shows in its reply. */
+  readonly #serviceInboxes: boolean;
   // The client keeps its current server while it redials, so `getServer()` cannot tell a lost
   // connection from a live one. The disconnect and reconnect events can.
   #linkUp = true;
@@ -47,6 +49,7 @@ export class Bus {
     this.jsm = jsm;
     this.js = jetstream(connection);
     this.#logger = options.logger;
+    this.#serviceInboxes = options.inboxPrefix !== undefined;
     this.metrics = options.registry === undefined ? undefined : createBusMetrics(options.registry);
     this.#publisher = createPublisher(this.js, {
       ...(options.publishTimeoutMs === undefined ? {} : { timeoutMs: options.publishTimeoutMs }),
@@ -166,7 +169,10 @@ export class Bus {
     handler: RequestHandler<Q, R>,
     options: Omit<ServeOptions, 'logger' | 'metrics'>,
   ): Subscription {
+    // With per-service inboxes, only the services the contract names as requesters are answered.
+    const replyPrefixes = this.#serviceInboxes ? requestContract.publishedBy.map((service) => `${inboxPrefix(service)}.`) : ['_INBOX.'];
     const subscription = serve(this.connection, requestContract, replyContract, handler, {
+      replyPrefixes,
       ...options,
       logger: this.#logger,
       ...(this.metrics === undefined ? {} : { metrics: this.metrics }),

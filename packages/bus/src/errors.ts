@@ -66,3 +66,8 @@ export function toBusError(error: unknown, fallback: BusErrorCode, subject: stri
   const message = error instanceof Error ? error.message : String(error);
   return new BusError(fallback, `${message} on "${subject}"`, { cause: error, details });
 }
+
+/** True when the NATS server refused the operation for the user's permissions. */
+export function isPermissionDenied(error: unknown): boolean {
+  return causeChain(error).some((item) => item instanceof natsErrors.PermissionViolationError);
+}

@@ -18,3 +18,4 @@ export { request, requestAll, serve, type RequestHandler } from './rpc.js';
 export { installShutdown, type ShutdownStep } from './shutdown.js';
 export { ensureStreams, streamConfig, waitForStreams, type Retention, type RetentionOverrides, type WaitForStreamsOptions } from './streams.js';
 export { ensureKvBucket, ensureObjectStore, type BucketName, type EnsureBucketOptions } from './buckets.js';
+export { isPermissionDenied } from './errors.js';

@@ -74,6 +74,12 @@ export interface ServeOptions {
   metrics?: BusMetrics;
   /** Subject tokens to serve (e.g. the PBX id); missing tokens become wildcards. */
   tokens?: Record<string, string>;
+  /**
+   * Reply subjects a request may carry: the inbox prefixes of the services allowed to send it.
+   * A message without such a reply is not a request from a client (a JetStream delivery replies
+   * to `$JS.ACK.…`) and is ignored.
+   */
+  replyPrefixes?: readonly string[];
 }
 
 export type RequestHandler<Q extends TSchema, R extends TSchema> = (request: Static<Q>, subject: string) => Promise<Static<R>>;
@@ -98,6 +104,8 @@ export function serve<Q extends TSchema, R extends TSchema>(
 ): Subscription {
   const subject = requestContract.filter(options.tokens ?? {});
   const logger = options.logger.child({ request: requestContract.name });
+  const replyPrefixes = options.replyPrefixes ?? ['_INBOX.'];
+  let ignored = 0;
 
   const count = (outcome: 'ok' | 'invalid' | 'failed') => options.metrics?.served.inc({ request: requestContract.name, outcome });
 
@@ -108,11 +116,22 @@ export function serve<Q extends TSchema, R extends TSchema>(
         logger.error({ err: error }, 'request subscription failed');
         return;
       }
-      void answer(msg);
+      answer(msg).catch((error: unknown) => logger.error({ err: error, subject: msg.subject }, 'request handling failed'));
     },
   });
 
   async function answer(msg: Msg): Promise<void> {
+    const reply = msg.reply ?? '';
+    if (!replyPrefixes.some((prefix) => reply.startsWith(prefix))) {
+      // Never acted on: a push consumer of another service can deliver stored data to this
+      // subject, with a JetStream reply. Logged for the first few and then every 1000th.
+      ignored += 1;
+      if (ignored <= 10 || ignored % 1000 === 0) {
+        logger.warn({ subject: msg.subject, reply: reply.slice(0, 64), ignored }, 'request from an unexpected sender ignored');
+      }
+      options.metrics?.requests.inc({ request: requestContract.name, outcome: 'ignored' });
+      return;
+    }
     let parsed: Static<Q>;
     try {
       parsed = requestContract.parse(JSON.parse(decoder.decode(msg.data)));

@@ -11,7 +11,7 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 
-import { BusError, BusErrorCode } from './errors.js';
+import { BusError, BusErrorCode, isPermissionDenied } from './errors.js';
 
 /** Retention of one stream or bucket, after config overrides. */
 export interface Retention {
@@ -86,8 +86,17 @@ export async function ensureStreams(jsm: JetStreamManager, names: readonly Strea
         current.config.republish?.dest !== wanted.republish?.dest;
       republishChanged = current.config.republish?.dest !== wanted.republish?.dest;
       if (differs && options.updateExisting !== false) {
-        await jsm.streams.update(name, wanted);
-        options.logger.info({ stream: name }, 'stream updated');
+        try {
+          await jsm.streams.update(name, wanted);
+          options.logger.info({ stream: name }, 'stream updated');
+        } catch (error) {
+          // Deployed services may create their streams but not change them (a change could also
+          // move subjects); the setup job applies new limits.
+          if (!isPermissionDenied(error)) {
+            throw error;
+          }
+          options.logger.warn({ stream: name }, 'stream settings differ from this configuration, and this NATS user may not change them: run cti streams apply');
+        }
       }
     } catch (error) {
       // nats-server 2.9 rejects any change of a stream's republish setting.

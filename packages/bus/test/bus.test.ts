@@ -226,6 +226,32 @@ describe('request and reply', () => {
     slow.unsubscribe();
   });
 
+  it('ignores a message whose reply is not a requester inbox', async () => {
+    const { CallerLookupRequest, CallerLookupReply } = await import('@cti/contracts');
+    let handled = 0;
+    const subscription = bus.serve(
+      CallerLookupRequest,
+      CallerLookupReply,
+      async (request) => {
+        handled += 1;
+        return { v: 1 as const, status: 'ok' as const, number: request.number, matches: [] };
+      },
+      { queue: 'test', replyPrefixes: ['_INBOX.webhook-ingress.'] },
+    );
+    const body = new TextEncoder().encode(JSON.stringify({ v: 1, number: '+15550100001', requestedBy: 'test' }));
+    // A JetStream push delivery replies to a $JS.ACK subject, which a client cannot publish with;
+    // any reply outside the requesters' inboxes stands for it. A plain publish has none at all.
+    bus.connection.publish('rpc.crm.lookup', body, { reply: 'deliver.elsewhere.1' });
+    bus.connection.publish('rpc.crm.lookup', body);
+    // The default inbox of this test connection is not a declared requester either.
+    const refused = await bus.connection.request('rpc.crm.lookup', body, { timeout: 300 }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(Error);
+    await bus.connection.flush();
+    expect(handled).toBe(0);
+    await waitFor(() => logLines.lines.filter((line) => line['msg'] === 'request from an unexpected sender ignored').length >= 3, 'three ignored requests logged');
+    await subscription.drain();
+  });
+
   it('answers an invalid request with a rejection naming the field', async () => {
     const { CallerLookupRequest, CallerLookupReply } = await import('@cti/contracts');
     const subscription = bus.serve(CallerLookupRequest, CallerLookupReply, async () => {

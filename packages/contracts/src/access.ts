@@ -73,11 +73,16 @@ export interface BucketAccessSpec {
   writers: readonly ServiceName[];
   /** Services that only read from it. */
   readers: readonly ServiceName[];
+  /**
+   * Services that list or watch its keys. Those need to create push consumers on the bucket's
+   * stream, and a push consumer may deliver to any subject it names, so only they get that right.
+   */
+  watchers?: readonly ServiceName[];
 }
 
 export const BucketAccess: Record<BucketKey, BucketAccessSpec> = {
-  CRM_PHONE_INDEX: { writers: ['crm-sync'], readers: [] },
-  CRM_CALL_LOG: { writers: ['crm-sync'], readers: [] },
+  CRM_PHONE_INDEX: { writers: ['crm-sync'], readers: [], watchers: ['crm-sync'] },
+  CRM_CALL_LOG: { writers: ['crm-sync'], readers: [], watchers: ['crm-sync'] },
   PBX_ORIGINATE_REQUESTS: { writers: ['ami-bridge'], readers: [] },
   // Only webhook-ingress touches the audio: crm-sync attaches transcripts, not recordings, and
   // `cti erase` removes objects as the cli user.

@@ -69,7 +69,9 @@ export function streamManagementOf(service: ServiceName): string[] {
   const subjects: string[] = [];
   for (const stream of StreamNames) {
     if (owned.includes(stream)) {
-      subjects.push(`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`);
+      // Create, not update: an update can change a stream's subjects and capture another service's
+      // requests, or cut its limits. The setup job (`cti streams apply`) applies changed limits.
+      subjects.push(`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`);
     } else if (stream === 'AUDIT' || stream === 'DLQ') {
       subjects.push(`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`);
     } else if (read.includes(stream)) {
@@ -145,20 +147,24 @@ function bucketPermissions(service: ServiceName): string[] {
     const stream = bucketStream(key);
     // `Kvm`/`Objm` open a bucket through a JetStream manager that checks the account first.
     publish.push('$JS.API.INFO', `$JS.API.STREAM.INFO.${stream}`);
-    // Reads: direct get by key (allow_direct streams), message get, and the ordered consumers that
-    // key listings, watches and object downloads create with generated names.
-    publish.push(
-      `$JS.API.DIRECT.GET.${stream}`,
-      `$JS.API.DIRECT.GET.${stream}.>`,
-      `$JS.API.STREAM.MSG.GET.${stream}`,
-      `$JS.API.CONSUMER.CREATE.${stream}.>`,
-      `$JS.API.CONSUMER.INFO.${stream}.>`,
-      `$JS.API.CONSUMER.DELETE.${stream}.>`,
-      `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
-    );
+    // Reads: direct get by key (allow_direct streams) and message get.
+    publish.push(`$JS.API.DIRECT.GET.${stream}`, `$JS.API.DIRECT.GET.${stream}.>`, `$JS.API.STREAM.MSG.GET.${stream}`);
+    // Key listings and watches create ordered push consumers with generated names. A push
+    // consumer delivers to whatever subject its creator names, past the creator's own publish
+    // permissions (nats-server does not check them), so only declared watchers may create one.
+    if (access.watchers?.includes(service) === true) {
+      publish.push(
+        `$JS.API.CONSUMER.CREATE.${stream}.>`,
+        `$JS.API.CONSUMER.INFO.${stream}.>`,
+        `$JS.API.CONSUMER.DELETE.${stream}.>`,
+        `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
+      );
+    }
     if (writes) {
       const prefix = bucket.kind === 'kv' ? `$KV.${bucket.name}` : `$O.${bucket.name}`;
-      publish.push(`$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`, `${prefix}.>`);
+      // Create, not update: an update could also change the stream's subjects; limits of an
+      // existing bucket are applied by the setup job (`cti streams apply`).
+      publish.push(`$JS.API.STREAM.CREATE.${stream}`, `${prefix}.>`);
       if (bucket.kind === 'object') {
         // Replacing or deleting an object purges its chunks by subject.
         publish.push(`$JS.API.STREAM.PURGE.${stream}`);

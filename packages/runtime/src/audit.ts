@@ -32,6 +32,8 @@ export interface Auditor {
   recordLater(entry: AuditRecord): void;
   /** Keyed hash of a phone number, as written into audit events. */
   hashNumber(number: string): string;
+  /** Writes the pending summaries of throttled failures, at shutdown. */
+  flush(): void;
 }
 
 export interface AuditorOptions {
@@ -54,14 +56,37 @@ function auditCounter(registry: Registry | undefined): Counter<'action' | 'resul
   }
   return new Counter({
     name: 'cti_audit_events_total',
-    help: 'Audit events written, by action and result (stored, failed); a failed one is missing from the audit trail',
+    help: 'Audit events, by action and result: stored, failed (missing from the trail), or suppressed (a repeated unauthenticated failure, counted in a summary event)',
     labelNames: ['action', 'result'],
     registers: [registry],
   });
 }
 
+// An unauthenticated client can make the services write failures as fast as it sends requests,
+// and AUDIT discards its oldest events at its size limit: past the first few per source and
+// minute, repeats are counted and written as one summary, so a flood cannot age the trail out.
+const THROTTLE_WINDOW_MS = 60_000;
+const THROTTLE_FREE_EVENTS = 20;
+const THROTTLE_MAX_SOURCES = 10_000;
+
+interface ThrottleWindow {
+  startedAt: number;
+  written: number;
+  suppressed: number;
+  sample: AuditRecord;
+}
+
+/** Failures of a source that proved no identity share a window; everything else is written as is. */
+function throttleKey(entry: AuditRecord): string | undefined {
+  if (entry.outcome === 'success' || entry.actor.id !== undefined) {
+    return undefined;
+  }
+  return `${entry.action}|${entry.actor.type}|${entry.actor.ip ?? '-'}`;
+}
+
 export function createAuditor(options: AuditorOptions): Auditor {
   const counter = auditCounter(options.registry);
+  const windows = new Map<string, ThrottleWindow>();
   const hashNumber = (number: string): string => {
     if (options.phoneHashKey === undefined) {
       throw new Error('PHONE_HASH_KEY is not set: audit events that name a phone number need it');
@@ -84,7 +109,7 @@ export function createAuditor(options: AuditorOptions): Auditor {
     ...(entry.details === undefined ? {} : { details: entry.details }),
   });
 
-  const record = async (entry: AuditRecord): Promise<void> => {
+  const publish = async (entry: AuditRecord): Promise<void> => {
     try {
       await options.bus.publish(AuditEvent, build(entry));
     } catch (error) {
@@ -92,6 +117,48 @@ export function createAuditor(options: AuditorOptions): Auditor {
       throw error;
     }
     counter?.inc({ action: entry.action, result: 'stored' });
+  };
+
+  const flushWindows = (now: number, all: boolean): void => {
+    for (const [key, window] of windows) {
+      if (!all && now - window.startedAt < THROTTLE_WINDOW_MS) {
+        continue;
+      }
+      windows.delete(key);
+      if (window.suppressed > 0) {
+        const seconds = Math.round((now - window.startedAt) / 1000);
+        publish({
+          ...window.sample,
+          id: randomUUID(),
+          reason: `${window.suppressed} more like this from the same source in ${seconds} s, not written one by one`,
+          details: { ...(window.sample.details ?? {}), suppressed: window.suppressed },
+        }).catch((error: unknown) => options.logger.error({ err: error, action: window.sample.action }, 'audit summary not stored'));
+      }
+    }
+  };
+  const flushTimer = setInterval(() => flushWindows(Date.now(), false), THROTTLE_WINDOW_MS / 4);
+  flushTimer.unref();
+
+  const record = async (entry: AuditRecord): Promise<void> => {
+    const key = throttleKey(entry);
+    if (key === undefined) {
+      await publish(entry);
+      return;
+    }
+    // Past the source limit, new sources share one window per action, so memory stays bounded.
+    const windowKey = windows.has(key) || windows.size < THROTTLE_MAX_SOURCES ? key : `${entry.action}|overflow`;
+    let window = windows.get(windowKey);
+    if (window === undefined) {
+      window = { startedAt: Date.now(), written: 0, suppressed: 0, sample: entry };
+      windows.set(windowKey, window);
+    }
+    if (window.written < THROTTLE_FREE_EVENTS) {
+      window.written += 1;
+      await publish(entry);
+      return;
+    }
+    window.suppressed += 1;
+    counter?.inc({ action: entry.action, result: 'suppressed' });
   };
 
   return {
@@ -102,5 +169,9 @@ export function createAuditor(options: AuditorOptions): Auditor {
       });
     },
     hashNumber,
+    flush() {
+      clearInterval(flushTimer);
+      flushWindows(Date.now(), true);
+    },
   };
 }
