@@ -6,6 +6,8 @@ import { hashPhoneNumber, type Logger } from '@cti/logging';
 import { Counter, type Registry } from 'prom-client';
 import type { Static } from 'typebox';
 
+import { RepeatThrottle } from './repeat-throttle.js';
+
 type AuditMessage = Static<typeof AuditEvent.schema>;
 
 /** What a caller states about one audited action; the auditor adds id, time and service. */
@@ -69,13 +71,6 @@ const THROTTLE_WINDOW_MS = 60_000;
 const THROTTLE_FREE_EVENTS = 20;
 const THROTTLE_MAX_SOURCES = 10_000;
 
-interface ThrottleWindow {
-  startedAt: number;
-  written: number;
-  suppressed: number;
-  sample: AuditRecord;
-}
-
 /** Failures of a source that proved no identity share a window; everything else is written as is. */
 function throttleKey(entry: AuditRecord): string | undefined {
   if (entry.outcome === 'success' || entry.actor.id !== undefined) {
@@ -86,7 +81,6 @@ function throttleKey(entry: AuditRecord): string | undefined {
 
 export function createAuditor(options: AuditorOptions): Auditor {
   const counter = auditCounter(options.registry);
-  const windows = new Map<string, ThrottleWindow>();
   const hashNumber = (number: string): string => {
     if (options.phoneHashKey === undefined) {
       throw new Error('PHONE_HASH_KEY is not set: audit events that name a phone number need it');
@@ -119,45 +113,27 @@ export function createAuditor(options: AuditorOptions): Auditor {
     counter?.inc({ action: entry.action, result: 'stored' });
   };
 
-  const flushWindows = (now: number, all: boolean): void => {
-    for (const [key, window] of windows) {
-      if (!all && now - window.startedAt < THROTTLE_WINDOW_MS) {
-        continue;
-      }
-      windows.delete(key);
-      if (window.suppressed > 0) {
-        const seconds = Math.round((now - window.startedAt) / 1000);
-        publish({
-          ...window.sample,
-          id: randomUUID(),
-          reason: `${window.suppressed} more like this from the same source in ${seconds} s, not written one by one`,
-          details: { ...(window.sample.details ?? {}), suppressed: window.suppressed },
-        }).catch((error: unknown) => options.logger.error({ err: error, action: window.sample.action }, 'audit summary not stored'));
-      }
-    }
-  };
-  const flushTimer = setInterval(() => flushWindows(Date.now(), false), THROTTLE_WINDOW_MS / 4);
-  flushTimer.unref();
+  const throttle = new RepeatThrottle<AuditRecord>({
+    windowMs: THROTTLE_WINDOW_MS,
+    freePerWindow: THROTTLE_FREE_EVENTS,
+    maxKeys: THROTTLE_MAX_SOURCES,
+    overflowKeyOf: (entry) => `${entry.action}|overflow`,
+    onSummary: ({ sample, suppressed, seconds }) => {
+      publish({
+        ...sample,
+        id: randomUUID(),
+        reason: `${suppressed} more like this from the same source in ${seconds} s, not written one by one`,
+        details: { ...(sample.details ?? {}), suppressed },
+      }).catch((error: unknown) => options.logger.error({ err: error, action: sample.action }, 'audit summary not stored'));
+    },
+  });
 
   const record = async (entry: AuditRecord): Promise<void> => {
     const key = throttleKey(entry);
-    if (key === undefined) {
+    if (key === undefined || throttle.admit(key, entry)) {
       await publish(entry);
       return;
     }
-    // Past the source limit, new sources share one window per action, so memory stays bounded.
-    const windowKey = windows.has(key) || windows.size < THROTTLE_MAX_SOURCES ? key : `${entry.action}|overflow`;
-    let window = windows.get(windowKey);
-    if (window === undefined) {
-      window = { startedAt: Date.now(), written: 0, suppressed: 0, sample: entry };
-      windows.set(windowKey, window);
-    }
-    if (window.written < THROTTLE_FREE_EVENTS) {
-      window.written += 1;
-      await publish(entry);
-      return;
-    }
-    window.suppressed += 1;
     counter?.inc({ action: entry.action, result: 'suppressed' });
   };
 
@@ -170,8 +146,7 @@ export function createAuditor(options: AuditorOptions): Auditor {
     },
     hashNumber,
     flush() {
-      clearInterval(flushTimer);
-      flushWindows(Date.now(), true);
+      throttle.flush();
     },
   };
 }

@@ -13,11 +13,15 @@ const LONG_HEX = /\b[0-9a-f]{32,}\b/gi;
 const BEARER = /\b(Bearer|Basic)\s+\S+/gi;
 const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi;
 // Seven or more digits, possibly grouped: a phone number that SuiteCRM echoed from a filter.
-const PHONE_LIKE = /\+?\d[\d ().-]{5,}\d/g;
+// Digits of any script, and the separators people paste: spaces (NBSP too), brackets, dots,
+// slashes and every dash from the hyphen to the minus sign.
+const PHONE_LIKE = /\+?\p{Nd}[\p{Nd}\s()./\-\u2010-\u2015\u2212]{5,}\p{Nd}/gu;
+const NON_ASCII_DIGIT = /[^\P{Nd}0-9]/u;
+const EMAIL = /[\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+/gu;
 
 /**
  * Returns SuiteCRM error text fit for a log line: known secrets, echoed passwords and user
- * names, tokens and phone numbers are replaced, white space is collapsed and the text is cut
+ * names, tokens, e-mail addresses and phone numbers are replaced, white space is collapsed and the text is cut
  * to 300 characters. UUIDs (record ids) are kept, because they identify the failed record.
  */
 export function redactCrmText(text: string, secrets: readonly (string | undefined)[] = []): string {
@@ -39,7 +43,10 @@ export function redactCrmText(text: string, secrets: readonly (string | undefine
     return `{uuid:${'#'.repeat(parked.length)}}`;
   });
   result = result.replace(LONG_HEX, REDACTED);
-  result = result.replace(PHONE_LIKE, (match) => maskPhoneNumber(match));
+  result = result.replace(EMAIL, REDACTED);
+  // NFKC turns full-width digits into ASCII ones first, so they are masked like any number.
+  result = result.normalize('NFKC');
+  result = result.replace(PHONE_LIKE, (match) => (NON_ASCII_DIGIT.test(match) ? REDACTED : maskPhoneNumber(match)));
   result = result.replace(/\{uuid:(#+)\}/g, (_match, marks: string) => parked[marks.length - 1] ?? '');
 
   result = result.replace(/\s+/g, ' ').trim();

@@ -158,6 +158,24 @@ describe('redactCrmText', () => {
     expect(redacted).not.toContain('555 010 0001');
     expect(redacted).toContain('c3c2da96-f7da-cfe7-78a9-6b1314bc53e3');
   });
+
+  it.each([
+    ['en dashes', 'phone_work eq 555\u2013010\u20130001 failed'],
+    ['slashes', 'phone_work eq 0555/010/0001 failed'],
+    ['full-width digits', 'phone_work eq \uff15\uff15\uff15\uff10\uff11\uff10\uff10\uff10\uff10\uff11 failed'],
+    ['Arabic-Indic digits', 'phone_work eq \u0665\u0665\u0665\u0660\u0661\u0660\u0660\u0660\u0660\u0661 failed'],
+    ['a non-breaking space and a minus sign', 'phone_work eq 555\u00a0010\u22120001 failed'],
+  ])('masks a phone number written with %s', (_case, text) => {
+    const redacted = redactCrmText(text);
+    expect(redacted.normalize('NFKC').replace(/\D/g, '')).not.toContain('5550100001'.slice(0, 6));
+    expect(redacted).toContain('failed');
+  });
+
+  it('removes e-mail addresses', () => {
+    const redacted = redactCrmText('Duplicate email1 anna.smith+crm@example.co.uk for contact');
+    expect(redacted).not.toContain('anna.smith');
+    expect(redacted).toBe('Duplicate email1 [REDACTED] for contact');
+  });
 });
 
 describe('parseJsonLenient', () => {

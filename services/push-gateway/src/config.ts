@@ -49,6 +49,11 @@ const httpFields = {
       'origins (scheme://host[:port]) whose pages may open the WebSocket and call the API from a browser; the gateway\'s own origin is always allowed',
     default: [],
   }),
+  publicOrigin: env.string()('PUSH_PUBLIC_ORIGIN', {
+    description:
+      "the gateway's own origin as browsers see it (e.g. https://cti.example.com); when set, the Host header no longer decides which origin is the gateway's own, which closes DNS rebinding",
+    optional: true,
+  }),
 };
 
 const socketFields = {
@@ -59,6 +64,10 @@ const socketFields = {
   maxConnectionsPerAgent: env.integer({ minimum: 1, maximum: 100 })('PUSH_MAX_CONNECTIONS_PER_AGENT', {
     description: 'WebSocket connections one agent may hold open at once (browser tabs); more are refused with 429',
     default: 5,
+  }),
+  connectsPerAgentPerMinute: env.integer({ minimum: 1 })('PUSH_CONNECTS_PER_AGENT_PER_MINUTE', {
+    description: 'new WebSocket connections one agent may open per minute; more are refused with 429, so a client stuck in a reconnect loop cannot load the gateway',
+    default: 60,
   }),
   maxInboundFrameBytes: env.integer({ minimum: 256, maximum: 1_048_576 })('PUSH_MAX_INBOUND_FRAME_BYTES', {
     description: 'largest frame a client may send, in bytes; a larger one closes the socket with 1009',
@@ -178,6 +187,10 @@ export const PushGatewayConfig = defineConfig(
       config.demoAgents.every((entry) => /^[A-Za-z0-9_.@-]{1,128}:[A-Za-z0-9_-]{1,64}$/.test(entry))
         ? undefined
         : 'PUSH_DEMO_AGENTS: every entry must be agent:extension, e.g. anna:101',
+    (config) =>
+      config.publicOrigin === undefined || isOrigin(config.publicOrigin)
+        ? undefined
+        : 'PUSH_PUBLIC_ORIGIN must be an origin such as https://cti.example.com, without a path',
     (config) =>
       config.allowedOrigins.every(isOrigin)
         ? undefined

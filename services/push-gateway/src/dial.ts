@@ -9,6 +9,7 @@ import type { Auditor } from '@cti/runtime';
 import { PushErrorCode } from './errors.js';
 import type { PushMetrics } from './metrics.js';
 import type { AgentClaims } from './tokens.js';
+import { WindowCounter } from './window-counter.js';
 
 /**
  * Click-to-dial: checks the request against the agent's token, then asks ami-bridge over
@@ -28,6 +29,9 @@ export type DialOutcome =
   | { outcome: 'accepted'; status: 202; requestId: string; duplicate: boolean }
   | { outcome: 'invalid_number'; status: 400; code: string; message: string }
   | { outcome: 'extension_forbidden'; status: 403; code: string; message: string }
+  | { outcome: 'idempotency_key_invalid'; status: 400; code: string; message: string }
+  | { outcome: 'idempotency_key_reused'; status: 422; code: string; message: string }
+  | { outcome: 'rate_limited'; status: 429; code: string; message: string; retryAfterSeconds: number }
   | { outcome: 'phone_rejected'; status: 409; code: string; message: string; requestId: string }
   | { outcome: 'extension_unknown'; status: 422; code: string; message: string; requestId: string }
   | { outcome: 'pbx_permission_denied'; status: 502; code: string; message: string; requestId: string }
@@ -41,8 +45,13 @@ export interface DialerOptions {
   timeoutMs: number;
   /** Window in which a repeated click (same agent, extension and number) reuses the first request. */
   dedupeMs: number;
+  /** PUSH_DIAL_RATE_PER_MINUTE: requests one agent may make a minute, over HTTP and WebSocket together. */
+  ratePerMinute: number;
   clock: () => number;
 }
+
+/** Maximum Idempotency-Key length. A longer key is rejected, never cut, so two keys cannot merge. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 128;
 
 const DIAL_NUMBER = /^\+?[0-9]{2,20}$/;
 
@@ -61,11 +70,16 @@ export class Dialer {
   readonly #options: DialerOptions;
   /** Recent clicks without an idempotency key: agent, extension and number to the request id. */
   readonly #recent = new Map<string, { requestId: string; expiresAt: number }>();
-  /** Requests waiting for ami-bridge, and accepted ones inside the dedupe window. */
-  readonly #outcomes = new Map<string, { outcome: Promise<DialOutcome>; expiresAt: number }>();
+  /**
+   * Requests waiting for ami-bridge, and accepted ones inside the dedupe window, with what they
+   * dial: a key sent again for another number is a client bug, not a retry.
+   */
+  readonly #outcomes = new Map<string, { outcome: Promise<DialOutcome>; expiresAt: number; target: string }>();
+  readonly #rate: WindowCounter;
 
   constructor(options: DialerOptions) {
     this.#options = options;
+    this.#rate = new WindowCounter(options.ratePerMinute, options.clock);
   }
 
   async dial(claims: AgentClaims, request: DialRequest): Promise<DialOutcome> {
@@ -94,20 +108,52 @@ export class Dialer {
       };
     }
 
+    const key = request.idempotencyKey;
+    if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
+      return {
+        outcome: 'idempotency_key_invalid',
+        status: 400,
+        code: PushErrorCode.IDEMPOTENCY_KEY_INVALID,
+        message: `invalid idempotency key: 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+      };
+    }
+
     const now = this.#options.clock();
     this.#prune(now);
-    const requestId = this.#requestId(claims.agentId, extension, to, request.idempotencyKey, now);
+    const requestId = this.#requestId(claims.agentId, extension, to, key, now);
+    const target = `${extension}\n${to}`;
     const known = this.#outcomes.get(requestId);
     if (known !== undefined) {
+      if (known.target !== target) {
+        return {
+          outcome: 'idempotency_key_reused',
+          status: 422,
+          code: PushErrorCode.IDEMPOTENCY_KEY_REUSED,
+          message: 'this idempotency key was already used for another number or extension: use a new key for a new call',
+        };
+      }
       const outcome = await known.outcome;
       return outcome.outcome === 'accepted' ? { ...outcome, duplicate: true } : outcome;
     }
 
+    // Only a request that would reach the PBX counts; a repeated click above is free.
+    if (!this.#rate.take(claims.agentId)) {
+      const retryAfterSeconds = this.#rate.secondsLeft(claims.agentId);
+      this.#options.metrics.http.rateLimited.inc({ limit: 'dial' });
+      return {
+        outcome: 'rate_limited',
+        status: 429,
+        code: PushErrorCode.RATE_LIMITED,
+        message: `rate limit exceeded: at most ${this.#rate.limit} calls a minute per agent, retry in ${retryAfterSeconds} s`,
+        retryAfterSeconds,
+      };
+    }
+
     const pending = this.#originate(claims, extension, to, requestId);
-    this.#outcomes.set(requestId, { outcome: pending, expiresAt: Number.POSITIVE_INFINITY });
+    this.#outcomes.set(requestId, { outcome: pending, expiresAt: Number.POSITIVE_INFINITY, target });
     const outcome = await pending;
     if (outcome.outcome === 'accepted') {
-      this.#outcomes.set(requestId, { outcome: pending, expiresAt: this.#options.clock() + this.#options.dedupeMs });
+      this.#outcomes.set(requestId, { outcome: pending, expiresAt: this.#options.clock() + this.#options.dedupeMs, target });
     } else {
       // A failed request may be tried again at once, with the same id.
       this.#outcomes.delete(requestId);

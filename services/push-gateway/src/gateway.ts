@@ -65,7 +65,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   await checkLiveCopies(bus);
   const clock = options.clock ?? Date.now;
   const metrics = createPushMetrics(registry);
-  const tokenKeys = new AgentTokenKeys(settings.agentTokenKeys);
+  const tokenKeys = new AgentTokenKeys(settings.agentTokenKeys, { maxTtlSeconds: settings.agentTokenMaxTtlSeconds });
 
   const apiKeys = new ApiKeyStore({
     path: settings.apiKeysFile,
@@ -94,6 +94,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     metrics,
     timeoutMs: settings.dialTimeoutMs,
     dedupeMs: settings.dialDedupeSeconds * 1000,
+    ratePerMinute: settings.dialRatePerMinute,
     clock,
   });
   const hub = new SessionHub({
@@ -114,7 +115,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       heartbeatIntervalMs: settings.heartbeatIntervalMs,
       maxConnections: settings.maxConnections,
       maxConnectionsPerAgent: settings.maxConnectionsPerAgent,
+      connectsPerAgentPerMinute: settings.connectsPerAgentPerMinute,
     },
+    clock,
   });
 
   if (settings.demoMode) {
@@ -127,7 +130,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       auditor,
       hub,
       dialer,
-      origins: new OriginPolicy(settings.allowedOrigins),
+      origins: new OriginPolicy(settings.allowedOrigins, settings.publicOrigin),
       tokenKeys,
       apiKeys,
       limiter: new AuthFailureLimiter(settings.authFailuresPerMinute, clock),

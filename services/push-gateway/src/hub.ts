@@ -12,6 +12,7 @@ import type { PushMetrics } from './metrics.js';
 import { CloseCode, type Cursor } from './protocol.js';
 import { AgentSession, type DisconnectReason, type SessionSettings } from './session.js';
 import type { AgentClaims, AgentTokenKeys } from './tokens.js';
+import { WindowCounter } from './window-counter.js';
 
 export interface HubOptions {
   connection: NatsConnection;
@@ -21,7 +22,8 @@ export interface HubOptions {
   history: StreamHistory;
   dialer: Dialer;
   auditor: Pick<Auditor, 'recordLater'>;
-  settings: SessionSettings & { maxConnections: number; maxConnectionsPerAgent: number };
+  settings: SessionSettings & { maxConnections: number; maxConnectionsPerAgent: number; connectsPerAgentPerMinute: number };
+  clock?: () => number;
   /** Counts each live event received from NATS, by message name. */
   countReceived?: (message: string) => void;
 }
@@ -36,11 +38,14 @@ export class SessionHub {
   readonly #sessions = new Set<AgentSession>();
   readonly #routes = new Map<ExtensionKey, Set<AgentSession>>();
   readonly #perAgent = new Map<string, number>();
+  /** New connections per agent and minute: a reconnect loop costs a token check, a replay and an audit event each time. */
+  readonly #connects: WindowCounter;
   readonly #heartbeat: NodeJS.Timeout;
   #closing = false;
 
   constructor(options: HubOptions) {
     this.#options = options;
+    this.#connects = new WindowCounter(options.settings.connectsPerAgentPerMinute, options.clock ?? Date.now);
     this.#feed = new LiveFeed({
       connection: options.connection,
       logger: options.logger,
@@ -82,6 +87,14 @@ export class SessionHub {
         PushErrorCode.AGENT_CONNECTIONS_EXCEEDED,
         429,
         'this agent has too many connections open: close another console tab first',
+      );
+    }
+    if (!this.#connects.take(agentId)) {
+      this.#options.metrics.http.rateLimited.inc({ limit: 'agent_connects' });
+      return new PushError(
+        PushErrorCode.AGENT_RECONNECTS_EXCEEDED,
+        429,
+        `this agent opened more than ${this.#connects.limit} connections in a minute: wait ${this.#connects.secondsLeft(agentId)} s before reconnecting`,
       );
     }
     return undefined;

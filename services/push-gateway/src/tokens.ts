@@ -64,15 +64,25 @@ function keyId(key: string): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
-/** The keys of AGENT_TOKEN_KEY: the first signs, every one verifies. */
+/** Maximum token lifetime any gateway accepts, the upper bound of AGENT_TOKEN_MAX_TTL_SECONDS. */
+export const TOKEN_TTL_CEILING_SECONDS = 86_400;
+const ISSUED_AT_TOLERANCE_SECONDS = 60;
+
+/**
+ * The keys of AGENT_TOKEN_KEY: the first signs, every one verifies. `maxTtlSeconds` is
+ * AGENT_TOKEN_MAX_TTL_SECONDS: a token whose lifetime is longer is rejected even with a valid
+ * signature, so a key that leaks cannot be used to mint a token that outlives its rotation.
+ */
 export class AgentTokenKeys {
   readonly #keys: SigningKey[];
+  readonly maxTtlSeconds: number;
 
-  constructor(keys: readonly string[]) {
+  constructor(keys: readonly string[], options: { maxTtlSeconds?: number } = {}) {
     if (keys.length === 0) {
       throw new TypeError('AgentTokenKeys needs at least one key');
     }
     this.#keys = keys.map((key) => ({ id: keyId(key), secret: encoder.encode(key) }));
+    this.maxTtlSeconds = Math.min(options.maxTtlSeconds ?? TOKEN_TTL_CEILING_SECONDS, TOKEN_TTL_CEILING_SECONDS);
   }
 
   get signing(): SigningKey {
@@ -100,6 +110,9 @@ export function rejectionReason(error: unknown): TokenRejection | undefined {
 
 /** Signs an agent token. Extensions are de-duplicated; their order is kept. */
 export async function mintAgentToken(keys: AgentTokenKeys, request: MintRequest): Promise<{ token: string; claims: AgentClaims }> {
+  if (request.ttlSeconds > keys.maxTtlSeconds) {
+    throw new PushError(PushErrorCode.TOKEN_REQUEST_INVALID, 400, `invalid agent token request: ttlSeconds is above the ${keys.maxTtlSeconds} s maximum`);
+  }
   const nowSeconds = Math.floor((request.now ?? Date.now()) / 1000);
   const extensions = [...new Set(request.extensions)];
   const tokenId = randomUUID();
@@ -130,7 +143,7 @@ export async function mintAgentToken(keys: AgentTokenKeys, request: MintRequest)
 }
 
 /**
- * Verifies signature, issuer, audience, expiry and the claims' shape. Throws a PushError with
+ * Verifies signature, issuer, audience, expiry, lifetime and the claims' shape. Throws a PushError with
  * status 401 whose `details.reason` says what was wrong.
  */
 export async function verifyAgentToken(keys: AgentTokenKeys, token: string | undefined, now: number = Date.now()): Promise<AgentClaims> {
@@ -173,6 +186,14 @@ export async function verifyAgentToken(keys: AgentTokenKeys, token: string | und
   if (!checkPayload.Check(payload)) {
     const issue = checkPayload.Errors(payload)[0];
     throw tokenRejected('claims_invalid', `agent token claims are invalid: ${issue?.instancePath || '(root)'} ${issue?.message ?? ''}`.trim());
+  }
+  // jose checks iat only against a maximum age. A token from the future would outlive its
+  // lifetime check below; the gateway mints its own tokens, so a minute covers any clock step.
+  if (payload.iat > Math.floor(now / 1000) + ISSUED_AT_TOLERANCE_SECONDS) {
+    throw tokenRejected('claims_invalid', 'agent token was issued in the future: check the clock of the host that minted it');
+  }
+  if (payload.exp - payload.iat > keys.maxTtlSeconds) {
+    throw tokenRejected('claims_invalid', `agent token lives longer than the ${keys.maxTtlSeconds} s this gateway allows (AGENT_TOKEN_MAX_TTL_SECONDS)`);
   }
   return { agentId: payload.sub, pbx: payload.pbx, extensions: payload.ext, expiresAt: payload.exp * 1000, tokenId: payload.jti };
 }

@@ -153,6 +153,52 @@ describe('websocket authentication', () => {
   });
 });
 
+describe('stricter deployment settings', () => {
+  let harness: Harness;
+  const PUBLIC_ORIGIN = 'https://cti.example.com';
+
+  beforeAll(async () => {
+    harness = await Harness.start({
+      PUSH_CONNECTS_PER_AGENT_PER_MINUTE: '3',
+      PUSH_PUBLIC_ORIGIN: PUBLIC_ORIGIN,
+      AGENT_TOKEN_TTL_SECONDS: '300',
+      AGENT_TOKEN_MAX_TTL_SECONDS: '600',
+    });
+  });
+
+  afterAll(async () => {
+    await harness.close();
+  });
+
+  it('rejects an agent reconnecting too often', async () => {
+    const token = await harness.token('erik', ['105'], { ttlSeconds: 300 });
+    for (let index = 0; index < 3; index += 1) {
+      const client = await AgentClient.open(harness.url, { token });
+      await client.close();
+    }
+    const refusal = await AgentClient.refusal(harness.url, { token });
+    expect(refusal.status).toBe(429);
+    expect(refusal.body.code).toBe(PushErrorCode.AGENT_RECONNECTS_EXCEEDED);
+    expect(await harness.metric('cti_rate_limit_rejections_total', { limit: 'agent_connects' })).toBe(1);
+  });
+
+  it('ignores Host once PUSH_PUBLIC_ORIGIN is set', async () => {
+    const token = await harness.token('fay', ['106'], { ttlSeconds: 300 });
+    // A DNS-rebinding page sends an Origin that matches the Host it connected with.
+    const rebound = await AgentClient.refusal(harness.url, { token, origin: harness.url });
+    expect(rebound.status).toBe(403);
+    const client = await AgentClient.open(harness.url, { token, origin: PUBLIC_ORIGIN });
+    await client.close();
+  });
+
+  it('rejects a token living past the maximum', async () => {
+    const token = await harness.token('gus', ['107'], { ttlSeconds: 3600 });
+    const refusal = await AgentClient.refusal(harness.url, { token });
+    expect(refusal.status).toBe(401);
+    expect(refusal.body.code).toBe(PushErrorCode.TOKEN_INVALID);
+  });
+});
+
 describe('api keys', () => {
   let harness: Harness;
   let directory: string;

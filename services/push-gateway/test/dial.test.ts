@@ -157,6 +157,21 @@ describe('click-to-dial', () => {
     expect(bridge.placed.size).toBe(2);
   });
 
+  it('rejects reused or overlong idempotency keys', async () => {
+    startBridge();
+    const headers = { 'idempotency-key': 'click-reuse-1' };
+    expect((await dial({ to: '15550100044' }, headers)).status).toBe(202);
+    const reused = await dial({ to: '15550100045' }, headers);
+    expect(reused.status).toBe(422);
+    expect(await reused.json()).toMatchObject({ code: PushErrorCode.IDEMPOTENCY_KEY_REUSED });
+
+    // Cutting the key to 128 characters would merge two different keys into one call.
+    const long = await dial({ to: '15550100046' }, { 'idempotency-key': 'k'.repeat(129) });
+    expect(long.status).toBe(400);
+    expect(await long.json()).toMatchObject({ code: PushErrorCode.IDEMPOTENCY_KEY_INVALID });
+    expect(bridge.requests).toHaveLength(1);
+  });
+
   it('dials over the socket too', async () => {
     startBridge();
     const client = await harness.connect('anna', ['101']);
@@ -174,5 +189,59 @@ describe('click-to-dial', () => {
       'second dial_result frame',
     );
     expect(invalid).toMatchObject({ status: 400, code: PushErrorCode.NUMBER_INVALID });
+  });
+});
+
+describe('click-to-dial rate limit', () => {
+  let harness: Harness;
+  let bridgeBus: Bus;
+  let bridge: FakeAmiBridge;
+
+  beforeAll(async () => {
+    harness = await Harness.start({ PUSH_DIAL_RATE_PER_MINUTE: '3', PUSH_DIAL_DEDUPE_SECONDS: '0' });
+    bridgeBus = await Bus.connect({ natsUrl: harness.nats.url }, { name: 'ami-bridge', logger: createLogger({ service: 'ami-bridge', level: 'silent' }) });
+    bridge = new FakeAmiBridge(bridgeBus);
+    bridge.start();
+  });
+
+  afterAll(async () => {
+    await bridge.stop();
+    await bridgeBus.drain();
+    await harness.close();
+  });
+
+  it('shares one allowance across HTTP and socket', async () => {
+    const token = await harness.token('carla', ['103']);
+    const dial = (to: string) =>
+      fetch(`${harness.url}/v1/calls`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ to }),
+      });
+    expect((await dial('15550100031')).status).toBe(202);
+    expect((await dial('15550100032')).status).toBe(202);
+
+    const client = await harness.connect('carla', ['103']);
+    client.send({ type: 'dial', to: '15550100033', ref: 'socket-1' });
+    client.send({ type: 'dial', to: '15550100034', ref: 'socket-2' });
+    const second = await client.waitForFrame(
+      (frame): frame is Extract<ServerFrame, { type: 'dial_result' }> => frame.type === 'dial_result' && frame.ref === 'socket-2',
+      'dial_result over the limit',
+    );
+    expect(second).toMatchObject({ status: 429, code: PushErrorCode.RATE_LIMITED });
+
+    const refused = await dial('15550100035');
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(bridge.requests.filter((request) => request.agentId === 'carla')).toHaveLength(3);
+
+    // Another agent has an allowance of their own.
+    const other = await harness.token('dana', ['104']);
+    const response = await fetch(`${harness.url}/v1/calls`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${other}` },
+      body: JSON.stringify({ to: '15550100036' }),
+    });
+    expect(response.status).toBe(202);
   });
 });

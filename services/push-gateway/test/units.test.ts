@@ -10,6 +10,7 @@ import { PushErrorCode } from '../src/errors.js';
 import { decodeStoredEvent, type OutboundFrame } from '../src/frames.js';
 import { formatCursor, parseCursor } from '../src/protocol.js';
 import { AgentTokenKeys, mintAgentToken, rejectionReason, verifyAgentToken } from '../src/tokens.js';
+import { WindowCounter } from '../src/window-counter.js';
 import * as events from './events.js';
 import { baseEnvironment, TOKEN_KEY } from './harness.js';
 
@@ -104,6 +105,23 @@ describe('agent tokens', () => {
     });
   });
 
+  it('rejects a lifetime above the maximum', async () => {
+    const { token } = await mintAgentToken(keys, { agentId: 'anna', extensions: ['101'], pbx: 'pbx1', ttlSeconds: 7200 });
+    const strict = new AgentTokenKeys([TOKEN_KEY], { maxTtlSeconds: 3600 });
+    const error = await verifyAgentToken(strict, token).catch((caught: unknown) => caught);
+    expect(rejectionReason(error)).toBe('claims_invalid');
+    expect((error as Error).message).toContain('AGENT_TOKEN_MAX_TTL_SECONDS');
+    await expect(mintAgentToken(strict, { agentId: 'anna', extensions: ['101'], pbx: 'pbx1', ttlSeconds: 7200 })).rejects.toMatchObject({
+      code: PushErrorCode.TOKEN_REQUEST_INVALID,
+    });
+  });
+
+  it('rejects a token issued in the future', async () => {
+    const { token } = await mintAgentToken(keys, { agentId: 'anna', extensions: ['101'], pbx: 'pbx1', ttlSeconds: 600, now: Date.now() + 3_600_000 });
+    const error = await verifyAgentToken(keys, token).catch((caught: unknown) => caught);
+    expect(rejectionReason(error)).toBe('claims_invalid');
+  });
+
   it('names the reason of each rejection', async () => {
     const { token } = await mintAgentToken(keys, { agentId: 'anna', extensions: ['101'], pbx: 'pbx1', ttlSeconds: 60, now: Date.now() - 120_000 });
     const cases: [string | undefined, string][] = [
@@ -169,5 +187,18 @@ describe('config', () => {
 
   it('keeps demo mode off by default', () => {
     expect(loadConfig(PushGatewayConfig, baseEnvironment('nats://127.0.0.1:4222')).demoMode).toBe(false);
+  });
+});
+
+describe('WindowCounter', () => {
+  it('counts per key and reports the window end', () => {
+    let now = 1_000_000;
+    const counter = new WindowCounter(2, () => now);
+    expect([counter.take('anna'), counter.take('anna'), counter.take('anna')]).toEqual([true, true, false]);
+    expect(counter.take('ben')).toBe(true);
+    now += 20_000;
+    expect(counter.secondsLeft('anna')).toBe(40);
+    now += 40_000;
+    expect(counter.take('anna')).toBe(true);
   });
 });

@@ -2,7 +2,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { Publisher } from '@cti/bus';
 import type { Logger } from '@cti/logging';
-import { createHttpMetrics, httpRouteOf, observeHttpRequests, registerOpsRoutes, type Auditor } from '@cti/runtime';
+import { createHttpMetrics, httpRouteOf, observeHttpRequests, registerOpsRoutes, RepeatThrottle, type Auditor } from '@cti/runtime';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -52,6 +52,9 @@ export interface IngressAppOptions {
   now?: () => number;
 }
 
+// Long enough for the largest audio webhook from a cloud sender, short enough to free a stuck buffer.
+const REQUEST_TIMEOUT_MS = 60_000;
+
 // A year, with subdomains, as recommended for HSTS once HTTPS is known to work on the host.
 const HSTS_MAX_AGE_SECONDS = 365 * 24 * 60 * 60;
 
@@ -63,6 +66,8 @@ function createFastify(options: IngressAppOptions): FastifyInstance {
     trustProxy: trustProxyOption(options.trustProxy),
     bodyLimit: options.bodyLimitBytes,
     return503OnClosing: true,
+    // A client that trickles its body pins its buffer: the whole request must arrive in this time.
+    requestTimeout: REQUEST_TIMEOUT_MS,
   };
   if (options.https === undefined) {
     return Fastify(common);
@@ -109,8 +114,16 @@ export async function buildIngressApp(options: IngressAppOptions): Promise<{ app
   app.setNotFoundHandler((request, reply) =>
     sendError(request, reply, new WebhookError(WebhookErrorCode.NOT_FOUND, `no route for ${request.method} ${request.url.split('?')[0] ?? ''}`)),
   );
+  const rejections = new RepeatThrottle<{ route: string; ip: string }>({
+    windowMs: 60_000,
+    freePerWindow: 20,
+    maxKeys: 10_000,
+    onSummary: ({ sample, suppressed, seconds }) =>
+      options.logger.warn({ route: sample.route, ip: sample.ip, suppressed, seconds }, 'further webhook rejections from this source not logged one by one'),
+  });
+  app.addHook('onClose', async () => rejections.flush());
   app.addHook('onResponse', async (request, reply) => {
-    logResponse(options.logger, metrics, request, reply);
+    logResponse(options.logger, metrics, request, reply, rejections);
     auditRequest(options.auditor, request, reply);
   });
 

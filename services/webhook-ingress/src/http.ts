@@ -1,5 +1,5 @@
 import type { Logger } from '@cti/logging';
-import type { Auditor } from '@cti/runtime';
+import type { Auditor, RepeatThrottle } from '@cti/runtime';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 import { WebhookError, WebhookErrorCode } from './errors.js';
@@ -168,7 +168,13 @@ export function auditRequest(auditor: Pick<Auditor, 'recordLater'>, request: Fas
  * follows who must act: 5xx and an event too large to store are errors, a rejected signature
  * or source a warning (a wrong secret after a rotation looks like this), any other 4xx is info.
  */
-export function logResponse(logger: Logger, metrics: IngressMetrics, request: FastifyRequest, reply: FastifyReply): void {
+export function logResponse(
+  logger: Logger,
+  metrics: IngressMetrics,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  rejections?: RepeatThrottle<{ route: string; ip: string }>,
+): void {
   if (OPS_PATHS.has(request.routeOptions.url ?? '')) {
     return;
   }
@@ -199,7 +205,10 @@ export function logResponse(logger: Logger, metrics: IngressMetrics, request: Fa
     // ElevenLabs does not retry a 4xx, so this delivery is lost unless an operator fetches it.
     logger.error(fields, 'webhook delivery too large to store');
   } else if (statusCode === 401 || statusCode === 403) {
-    logger.warn(fields, 'webhook request rejected');
+    // Counted and audited either way; past the first few per source and minute, one summary line.
+    if (rejections === undefined || rejections.admit(`${state.route}|${request.ip}`, { route: state.route, ip: request.ip })) {
+      logger.warn(fields, 'webhook request rejected');
+    }
   } else if (statusCode >= 400) {
     logger.info(fields, 'webhook request rejected');
   } else if (state.route === 'conversation_init') {

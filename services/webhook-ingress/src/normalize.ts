@@ -21,15 +21,18 @@ export interface EventStamp {
 type Scalar = string | number | boolean | null;
 
 const MESSAGE_ID_MAX = 128;
+// Characters kept verbatim in a message id. The id travels in the Nats-Msg-Id header, where a CR
+// or LF from a signed but unexpected `type` would break the header block; anything else is hashed.
+const MESSAGE_ID_SAFE = /^[A-Za-z0-9._:-]+$/;
 
 /**
  * Builds the message id of a delivery from its type and conversation id, the pair that
  * identifies a delivery and its retries in ElevenLabs' webhook documentation. Ids longer than
- * the contract allows are hashed.
+ * the contract allows, or with characters outside letters, digits and `._:-`, are hashed.
  */
 export function deliveryId(type: string, key: string): string {
   const id = `elevenlabs.${type}.${key}`;
-  if (id.length <= MESSAGE_ID_MAX) {
+  if (id.length <= MESSAGE_ID_MAX && MESSAGE_ID_SAFE.test(id)) {
     return id;
   }
   return `elevenlabs.sha256.${createHash('sha256').update(`${type}\n${key}`).digest('hex')}`;

@@ -143,6 +143,12 @@ describe('eventTimeOf', () => {
 });
 
 describe('deliveryId', () => {
+  it('hashes a type or key with characters a NATS header cannot carry', () => {
+    const id = deliveryId('post_call\r\nNats-Expected-Stream: X', 'conv_1');
+    expect(id).toMatch(/^elevenlabs\.sha256\.[0-9a-f]{64}$/);
+    expect(deliveryId('x y', 'conv_1')).not.toBe(deliveryId('x_y', 'conv_1'));
+  });
+
   it('joins type and conversation id, and hashes ids the contract cannot hold', () => {
     expect(deliveryId('post_call_audio', 'conv_1')).toBe('elevenlabs.post_call_audio.conv_1');
     const long = deliveryId('post_call_audio', 'c'.repeat(200));

@@ -68,6 +68,48 @@ describe('rate limit', () => {
   });
 });
 
+describe('rate limit on conversation-init', () => {
+  it('cuts off a flood of wrong secrets before checking them', async () => {
+    await withIngress({ rateLimit: { max: 3, windowSeconds: 60 } }, async (ingress) => {
+      const attempt = () =>
+        send(ingress.url, {
+          path: '/webhooks/elevenlabs/conversation-init',
+          headers: { 'content-type': 'application/json', 'x-conversation-init-secret': 'guessed-secret-000000' },
+          body: JSON.stringify({ caller_id: '+15550100011', agent_id: 'agent_x', called_number: '+15550100999', call_sid: 'CA1' }),
+        });
+      const statuses: number[] = [];
+      for (let index = 0; index < 5; index += 1) {
+        statuses.push((await attempt()).status);
+      }
+      expect(statuses).toEqual([401, 401, 401, 429, 429]);
+      expect(await ingress.metric('cti_webhook_auth_failures_total', { route: 'conversation_init' })).toBe(3);
+    });
+  });
+});
+
+describe('rejection log lines', () => {
+  it('logs the first rejections of a source one by one, then one summary', async () => {
+    const ingress = await startIngress(nats.url, { rateLimit: { max: 1000, windowSeconds: 60 } });
+    let open = true;
+    try {
+      for (let index = 0; index < 25; index += 1) {
+        expect((await deliver(ingress.url, '{"type":"post_call_audio"}', 't=1,v0=00')).status).toBe(401);
+      }
+      // Closing writes the summary of the window that is still open.
+      open = false;
+      await ingress.close();
+      const lines = ingress.logs.text().split('\n').filter((line) => line.includes('webhook request rejected'));
+      expect(lines).toHaveLength(20);
+      const summary = ingress.logs.text().split('\n').find((line) => line.includes('not logged one by one'));
+      expect(JSON.parse(summary ?? '{}')).toMatchObject({ route: 'post_call', suppressed: 5 });
+    } finally {
+      if (open) {
+        await ingress.close();
+      }
+    }
+  });
+});
+
 describe('source allow-list', () => {
   it('rejects a source outside the list with 403 and an audit event', async () => {
     await withIngress({ allowedIps: ['34.67.146.145', '35.204.38.71'] }, async (ingress) => {

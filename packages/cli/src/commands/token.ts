@@ -37,7 +37,7 @@ export const token: Command = {
       throw new UsageError(`--ttl must be a whole number of seconds from 60 to ${config.agentTokenMaxTtlSeconds} (AGENT_TOKEN_MAX_TTL_SECONDS), got ${values.ttl}`);
     }
 
-    const { token: agentToken, claims } = await mintAgentToken(new AgentTokenKeys(config.agentTokenKeys), {
+    const { token: agentToken, claims } = await mintAgentToken(new AgentTokenKeys(config.agentTokenKeys, { maxTtlSeconds: config.agentTokenMaxTtlSeconds }), {
       agentId: values.agent,
       extensions,
       pbx: values.pbx ?? config.pbxId,

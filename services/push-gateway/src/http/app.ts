@@ -26,6 +26,7 @@ export interface AppOptions {
 }
 
 const BODY_LIMIT_BYTES = 16 * 1024;
+const REQUEST_TIMEOUT_MS = 15_000;
 
 /** Builds the gateway's HTTP server: plugins, then routes. Listening is the caller's job. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -38,6 +39,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     loggerInstance,
     trustProxy: settings.trustProxy,
     bodyLimit: BODY_LIMIT_BYTES,
+    // Bodies here are at most 16 KB: a request that has not arrived whole in this time is a
+    // trickling client holding a socket, not a slow network. Upgraded sockets are not affected.
+    requestTimeout: REQUEST_TIMEOUT_MS,
     logController: new LogController({ disableRequestLogging: true }),
   });
   app.decorateRequest('agent', null);

@@ -7,6 +7,7 @@ import { PushError, PushErrorCode } from '../errors.js';
 import type { PushMetrics } from '../metrics.js';
 import { TOKEN_SUBPROTOCOL_PREFIX } from '../protocol.js';
 import { rejectionReason, verifyAgentToken, type AgentClaims, type AgentTokenKeys } from '../tokens.js';
+import { WindowCounter } from '../window-counter.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -20,47 +21,25 @@ declare module 'fastify' {
 export type Credential = 'agent_token' | 'api_key' | 'origin';
 
 /**
- * Counts failed authentications per client address in fixed one-minute windows. Once an address
- * is over the limit, its further failures get 429 and are counted but not audited or logged one
- * by one, which bounds what a flood of bad requests costs. Valid credentials from that address
- * still pass: a whole contact centre often shares one public address, and one misbehaving client
- * must not lock the others out.
+ * Counts failed authentications per client address. Once an address is over the limit, its
+ * further failures get 429 and are counted but not audited or logged one by one, which bounds
+ * what a flood of bad requests costs. Valid credentials from that address still pass: a whole
+ * contact centre often shares one public address, and one misbehaving client must not lock the
+ * others out.
  */
 export class AuthFailureLimiter {
-  readonly #limit: number;
-  readonly #clock: () => number;
-  readonly #windows = new Map<string, { failures: number; endsAt: number }>();
+  readonly #failures: WindowCounter;
 
   constructor(limitPerMinute: number, clock: () => number) {
-    this.#limit = limitPerMinute;
-    this.#clock = clock;
+    this.#failures = new WindowCounter(limitPerMinute, clock);
   }
 
   isBlocked(address: string): boolean {
-    const window = this.#windows.get(address);
-    return window !== undefined && window.endsAt > this.#clock() && window.failures >= this.#limit;
+    return this.#failures.isExhausted(address);
   }
 
   recordFailure(address: string): void {
-    const now = this.#clock();
-    const window = this.#windows.get(address);
-    if (window === undefined || window.endsAt <= now) {
-      this.#windows.set(address, { failures: 1, endsAt: now + 60_000 });
-      this.#prune(now);
-      return;
-    }
-    window.failures += 1;
-  }
-
-  #prune(now: number): void {
-    if (this.#windows.size < 10_000) {
-      return;
-    }
-    for (const [address, window] of this.#windows) {
-      if (window.endsAt <= now) {
-        this.#windows.delete(address);
-      }
-    }
+    this.#failures.record(address);
   }
 }
 

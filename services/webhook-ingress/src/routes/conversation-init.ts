@@ -47,7 +47,13 @@ export async function conversationInitRoutes(app: FastifyInstance, options: Conv
     CONVERSATION_INIT_PATH,
     {
       config: { rateLimit: options.rateLimit },
-      onRequest: [markRoute('conversation_init'), ...(options.sourceCheck === undefined ? [] : [options.sourceCheck]), checkSecret],
+      onRequest: [markRoute('conversation_init'), ...(options.sourceCheck === undefined ? [] : [options.sourceCheck])],
+      // After onRequest, where the rate limit sits, so a flood of wrong secrets is cut off by it;
+      // before the body is read, so a wrong secret costs no parsing.
+      preParsing: async (request, _reply, payload) => {
+        await checkSecret(request);
+        return payload;
+      },
     },
     async (request, reply) => {
       const state = stateOf(request);

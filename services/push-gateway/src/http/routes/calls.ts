@@ -16,7 +16,8 @@ const DialBody = Type.Object(
 /**
  * Agent routes, authenticated with the agent token: `GET /v1/me` (who the token says the agent
  * is) and `POST /v1/calls` (click-to-dial; the `Idempotency-Key` header makes a retry or a
- * double click place one call).
+ * double click place one call). The dial rate limit lives in the Dialer, not in a route plugin,
+ * because the WebSocket `dial` frame spends the same allowance.
  */
 export function registerCallRoutes(app: FastifyInstance, services: GatewayServices): void {
   const preValidation = async (request: Parameters<typeof authenticateAgent>[1]) => {
@@ -37,19 +38,11 @@ export function registerCallRoutes(app: FastifyInstance, services: GatewayServic
     '/v1/calls',
     {
       preValidation,
-      config: {
-        rateLimit: {
-          hook: 'preHandler',
-          timeWindow: 60_000,
-          max: services.settings.dialRatePerMinute,
-          keyGenerator: (request) => `agent:${request.agent?.agentId ?? request.ip}`,
-        },
-      },
     },
     async (request, reply) => {
       const body = parseBody(DialBody, request.body);
       const header = request.headers['idempotency-key'];
-      const idempotencyKey = typeof header === 'string' && header !== '' ? header.slice(0, 128) : undefined;
+      const idempotencyKey = typeof header === 'string' ? header : undefined;
       const agent = request.agent;
       if (agent === null) {
         throw new TypeError('agent route reached without an authenticated agent');
@@ -57,6 +50,9 @@ export function registerCallRoutes(app: FastifyInstance, services: GatewayServic
       const outcome = await services.dialer.dial(agent, { to: body.to, extension: body.extension, idempotencyKey });
       if (outcome.outcome === 'accepted') {
         return reply.code(202).send({ requestId: outcome.requestId, duplicate: outcome.duplicate });
+      }
+      if (outcome.outcome === 'rate_limited') {
+        void reply.header('retry-after', String(outcome.retryAfterSeconds));
       }
       return reply.code(outcome.status).send({
         code: outcome.code,
