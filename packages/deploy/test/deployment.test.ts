@@ -190,6 +190,25 @@ describe('operators commands as the cli user', () => {
     const letters = await deployment.runCli(['dlq', 'list']);
     expect(letters.code, letters.output).toBe(0);
   });
+
+  it('erases the caller number everywhere', async () => {
+    const run = await deployment.runCli(['erase', '--number', CALL.caller]);
+    expect(run.code, run.output).toBe(0);
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.find((line) => line['stream'] === 'CALLS')?.['removed']).toBeGreaterThan(0);
+    expect(lines.find((line) => line['calls'] !== undefined)?.['calls']).toContain(`${PBX}/${CALL.linkedid}`);
+    // crm-sync answered the erase request under its own user.
+    expect(lines.some((line) => line['crmSync'] !== undefined)).toBe(true);
+
+    const digits = CALL.caller.slice(2);
+    for (const stream of ['CALLS', 'CRM', 'AI', 'DLQ', 'AUDIT']) {
+      const stored = await storedMessages(deployment.cli, stream);
+      expect(JSON.stringify(stored), stream).not.toContain(digits);
+    }
+  });
 });
 
 const SAMPLE_TOKENS: Record<string, string> = { pbx: PBX, extension: '101' };
@@ -259,6 +278,6 @@ describe('NATS permissions of the running services', () => {
     for (const [name, lines] of Object.entries(errors)) {
       expect(lines.join('\n'), name).toBe('');
     }
-    expect(Object.keys(errors)).toEqual(expect.arrayContaining(['ami-bridge-1', 'crm-sync-1', 'webhook-ingress-1', 'push-gateway-1', 'cti streams apply', 'cti dlq list']));
+    expect(Object.keys(errors)).toEqual(expect.arrayContaining(['ami-bridge-1', 'crm-sync-1', 'webhook-ingress-1', 'push-gateway-1', 'cti streams apply', 'cti dlq list', `cti erase --number ${CALL.caller}`]));
   });
 });
