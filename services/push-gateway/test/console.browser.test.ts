@@ -58,6 +58,20 @@ describe('agent console in a browser', () => {
     return page;
   }
 
+  /** Signs in with a minted token; each test uses its own agent, so snapshots stay apart. */
+  async function signInWithToken(page: Page, agentId: string, extension: string): Promise<void> {
+    await page.getByLabel('Agent token').fill(await harness.token(agentId, [extension]));
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Online' }).waitFor();
+  }
+
+  /** Elements that carry the `hidden` attribute but still take up room on the page. */
+  function shownDespiteHidden(page: Page): Promise<string[]> {
+    return page
+      .locator('[hidden]')
+      .evaluateAll((nodes) => nodes.filter((node) => node.getClientRects().length > 0).map((node) => node.id || node.getAttribute('class') || node.tagName));
+  }
+
   it('pops the call on 101 only, adds the CRM details and dials out', async () => {
     // Agent 101 signs in with a token, by keyboard; agent 102 with the demo sign-in.
     const anna = await openConsole();
@@ -134,6 +148,21 @@ describe('agent console in a browser', () => {
     await missedItem.waitFor();
     expect(await missedItem.getByRole('button', { name: 'Call back Alice Example' }).count()).toBe(1);
     await page.screenshot({ path: '/tmp/cti-console-states.png' });
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('keeps hidden elements off the page', async () => {
+    const page = await openConsole();
+    await page.getByRole('button', { name: 'Sign in as demo agent' }).waitFor();
+    expect(await shownDespiteHidden(page)).toEqual([]);
+    expect(await page.locator('#workspace').isVisible()).toBe(false);
+
+    await signInWithToken(page, 'cara', '103');
+    await harness.publish(CallRinging, events.ringing({ callId: 'cara-call', extension: '103' }));
+    await page.locator('li.card[data-call-id="cara-call"]').waitFor();
+    expect(await shownDespiteHidden(page)).toEqual([]);
+    expect(await page.locator('#sign-in').isVisible()).toBe(false);
+    expect(await page.locator('.card-dismiss').isVisible()).toBe(false);
     expect(pageErrors).toEqual([]);
   });
 });
