@@ -46,13 +46,20 @@ const END_MESSAGES = {
 
 let connection = null;
 let session = null;
+let announceTimer;
 
 function announce(text) {
   // Clearing first makes screen readers read a repeated message again.
   ui.announcer.textContent = '';
-  window.setTimeout(() => {
+  window.clearTimeout(announceTimer);
+  announceTimer = window.setTimeout(() => {
     ui.announcer.textContent = text;
   }, 50);
+}
+
+function clearAnnouncement() {
+  window.clearTimeout(announceTimer);
+  ui.announcer.textContent = '';
 }
 
 function setConnectionStatus(status) {
@@ -119,6 +126,10 @@ async function signIn(token, { demoAgent } = {}) {
   ui.callsTitle.focus();
 }
 
+/**
+ * Ends the session and removes everything the agent saw, so the next agent on this browser starts
+ * from an empty page. The socket's resume cursor is dropped with the Connection object.
+ */
 function signOut(message) {
   connection?.stop();
   connection = null;
@@ -126,6 +137,11 @@ function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(DEMO_AGENT_KEY);
   view.clear();
+  clearAnnouncement();
+  showNotice('');
+  resetDialForm();
+  ui.agentName.textContent = '';
+  ui.agentExtensions.textContent = '';
   ui.workspace.hidden = true;
   ui.agentInfo.hidden = true;
   ui.signOut.hidden = true;
@@ -140,17 +156,22 @@ function endSession(reason) {
 }
 
 async function renewDemoToken() {
-  if (!session?.demoAgent) {
+  const renewing = session;
+  if (!renewing?.demoAgent) {
     showNotice('Your session ends soon. Sign out and sign in again with a new token to continue.');
     return;
   }
   const response = await fetch('/v1/demo/login', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ agentId: session.demoAgent }),
+    body: JSON.stringify({ agentId: renewing.demoAgent }),
   });
   if (response.ok) {
     const body = await response.json();
+    // The agent may have signed out meanwhile, and the renewed token must not reach the next agent.
+    if (session !== renewing) {
+      return;
+    }
     session.token = body.token;
     sessionStorage.setItem(TOKEN_KEY, body.token);
     connection?.renew(body.token);
@@ -190,6 +211,13 @@ function handleFrame(frame) {
 function setDialStatus(text, kind = 'info') {
   ui.dialStatus.textContent = text;
   ui.dialStatus.dataset.kind = kind;
+}
+
+function resetDialForm() {
+  ui.dialNumber.value = '';
+  ui.dialExtension.replaceChildren();
+  ui.dialButton.disabled = false;
+  setDialStatus('');
 }
 
 function showDialResult(event) {
@@ -255,24 +283,33 @@ ui.dialForm.addEventListener('submit', async (event) => {
   }
   // One key per click: a retry of this request places no second call.
   const idempotencyKey = crypto.randomUUID();
+  const dialling = session;
   ui.dialButton.disabled = true;
   setDialStatus(`Calling ${to}: your phone rings first…`);
   try {
     const response = await fetch('/v1/calls', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${session.token}`, 'idempotency-key': idempotencyKey },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${dialling.token}`, 'idempotency-key': idempotencyKey },
       body: JSON.stringify({ to, extension: ui.dialExtension.value }),
     });
     const body = await response.json().catch(() => ({}));
+    // After a sign-out the form belongs to the next agent, who must not see this call's outcome.
+    if (session !== dialling) {
+      return;
+    }
     if (response.status === 202) {
       setDialStatus(`Calling ${to}: pick up your phone.`);
     } else {
       setDialStatus(body.message ?? `The call could not be placed (${response.status}).`, 'error');
     }
   } catch {
-    setDialStatus('The gateway cannot be reached.', 'error');
+    if (session === dialling) {
+      setDialStatus('The gateway cannot be reached.', 'error');
+    }
   } finally {
-    ui.dialButton.disabled = false;
+    if (session === dialling) {
+      ui.dialButton.disabled = false;
+    }
   }
 });
 

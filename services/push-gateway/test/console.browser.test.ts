@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { Bus } from '@cti/bus';
 import { CallAnswered, CallEnded, CallerIdentified, CallHeld, CallMissed, CallRinging, CallSummary, OriginateReply, OriginateRequest } from '@cti/contracts';
 import { createLogger } from '@cti/logging';
-import { waitFor } from '@cti/testing';
+import { deferred, waitFor } from '@cti/testing';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -11,6 +11,9 @@ import * as events from './events.js';
 import { Harness } from './harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+
+/** Number whose click-to-dial reply the stand-in ami-bridge holds back until a test releases it. */
+const HELD_REPLY_NUMBER = '+15550100098';
 
 /**
  * The console in Debian's chromium, driven by events published straight to NATS the way
@@ -22,6 +25,7 @@ describe('agent console in a browser', () => {
   let browser: Browser;
   const originates: ReturnType<typeof OriginateRequest.parse>[] = [];
   const pageErrors: string[] = [];
+  const heldReply = deferred();
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
@@ -34,6 +38,9 @@ describe('agent console in a browser', () => {
       OriginateReply,
       async (request) => {
         originates.push(request);
+        if (request.to === HELD_REPLY_NUMBER) {
+          await heldReply.promise;
+        }
         return { v: 1 as const, requestId: request.requestId, status: 'accepted' as const };
       },
       { queue: 'ami-bridge', tokens: { pbx: 'pbx1' } },
@@ -58,7 +65,7 @@ describe('agent console in a browser', () => {
     return page;
   }
 
-  /** Signs in with a minted token; each test uses its own agent, so snapshots stay apart. */
+  /** Signs in with a minted token. Each test signs in its own agent, so no snapshot shows another test's calls. */
   async function signInWithToken(page: Page, agentId: string, extension: string): Promise<void> {
     await page.getByLabel('Agent token').fill(await harness.token(agentId, [extension]));
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
@@ -70,6 +77,14 @@ describe('agent console in a browser', () => {
     return page
       .locator('[hidden]')
       .evaluateAll((nodes) => nodes.filter((node) => node.getClientRects().length > 0).map((node) => node.id || node.getAttribute('class') || node.tagName));
+  }
+
+  async function dial(page: Page, number: string): Promise<string> {
+    const numberBox = page.getByRole('textbox', { name: 'Number', exact: true });
+    await numberBox.fill(number);
+    await numberBox.press('Enter');
+    const request = await waitFor(() => originates.find((originate) => originate.to === number), `the originate request for ${number}`);
+    return request.requestId;
   }
 
   it('pops the call on 101 only, adds the CRM details and dials out', async () => {
@@ -163,6 +178,47 @@ describe('agent console in a browser', () => {
     expect(await shownDespiteHidden(page)).toEqual([]);
     expect(await page.locator('#sign-in').isVisible()).toBe(false);
     expect(await page.locator('.card-dismiss').isVisible()).toBe(false);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('sign-out leaves nothing for the next agent', async () => {
+    const page = await openConsole();
+    await signInWithToken(page, 'dora', '104');
+    const leg = { callId: 'dora-call', extension: '104' };
+    await harness.publish(CallRinging, events.ringing(leg));
+    await harness.publish(CallSummary, events.summary(leg));
+    await harness.publish(CallMissed, events.missed({ callId: 'dora-missed', extension: '104' }));
+    await page.locator('#missed li[data-call-id="dora-missed"]').waitFor();
+    await page.locator('#summaries li[data-call-id="dora-call"]').waitFor();
+    await expect.poll(() => page.locator('#announcer').textContent()).toContain('Missed call');
+
+    // A click-to-dial still waiting for ami-bridge when the agent signs out.
+    await dial(page, HELD_REPLY_NUMBER);
+    expect(await page.locator('#dial-status').textContent()).toContain('your phone rings first');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+
+    expect(await page.locator('#calls li').count()).toBe(0);
+    expect(await page.locator('#missed li').count()).toBe(0);
+    expect(await page.locator('#summaries li').count()).toBe(0);
+    expect(await page.locator('#dial-status').textContent()).toBe('');
+    expect(await page.locator('#dial-number').inputValue()).toBe('');
+    expect(await page.locator('#dial-extension option').count()).toBe(0);
+    expect(await page.locator('#agent-name').textContent()).toBe('');
+    expect(await page.locator('#agent-extensions').textContent()).toBe('');
+    expect(await page.locator('#announcer').textContent()).toBe('');
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+    expect(await page.evaluate('localStorage.length')).toBe(0);
+
+    await signInWithToken(page, 'erik', '105');
+    const lateReply = page.waitForResponse((response) => response.url().endsWith('/v1/calls'));
+    heldReply.resolve();
+    await (await lateReply).finished();
+    // Gives the page's fetch handler time to run after the response body arrived.
+    await page.waitForTimeout(200);
+    expect(await page.locator('#dial-status').textContent()).toBe('');
+    expect(await page.locator('#agent-name').textContent()).toBe('erik');
+    expect(await page.locator('li[data-call-id^="dora-"]').count()).toBe(0);
+    expect(await page.evaluate("sessionStorage.getItem('cti.agentToken')")).not.toBeNull();
     expect(pageErrors).toEqual([]);
   });
 });
