@@ -47,6 +47,8 @@ const END_MESSAGES = {
 let connection = null;
 let session = null;
 let announceTimer;
+/** Request id of the click-to-dial that the status line reports on, and its call id once Asterisk reports one. */
+let reportedDial = null;
 
 function announce(text) {
   // Clearing first makes screen readers read a repeated message again.
@@ -182,16 +184,20 @@ function handleFrame(frame) {
   switch (frame.type) {
     case 'snapshot':
       view.applySnapshot(frame);
+      clearDialAbsentFrom(frame);
       break;
     case 'recovered':
       if (!frame.recovered) {
         view.applySnapshot(frame.snapshot);
+        clearDialAbsentFrom(frame.snapshot);
       }
       break;
     case 'event':
       view.applyEvent(frame.event);
       if (frame.event.type === 'pbx.originate.result') {
         showDialResult(frame.event);
+      } else if (frame.event.type === 'call.ended') {
+        clearEndedDial(frame.event);
       }
       break;
     case 'token_expiring':
@@ -214,6 +220,7 @@ function setDialStatus(text, kind = 'info') {
 }
 
 function resetDialForm() {
+  reportedDial = null;
   ui.dialNumber.value = '';
   ui.dialExtension.replaceChildren();
   ui.dialButton.disabled = false;
@@ -222,9 +229,42 @@ function resetDialForm() {
 
 function showDialResult(event) {
   if (event.status === 'answered') {
+    reportedDial = { requestId: event.requestId, callId: event.callId };
     setDialStatus('Your phone answered: the number is being dialled.');
   } else {
+    // The error stays until the next dial, also when the rejected leg's call.ended follows.
+    reportedDial = null;
     setDialStatus(`The call could not be placed (${event.reason ?? 'failed'}).`, 'error');
+  }
+}
+
+/**
+ * Clears the status line when the reported call ends. Asterisk may report no call id for the
+ * click-to-dial, and ami-bridge adds the request id to a call's events only after Asterisk's
+ * OriginateResponse, so either one identifies the call.
+ */
+function clearEndedDial(event) {
+  if (reportedDial === null) {
+    return;
+  }
+  const sameCall = reportedDial.callId !== undefined && event.callId === reportedDial.callId;
+  const sameRequest = event.originateRequestId !== undefined && event.originateRequestId === reportedDial.requestId;
+  if (sameCall || sameRequest) {
+    reportedDial = null;
+    setDialStatus('');
+  }
+}
+
+/** Clears the status line when a snapshot no longer lists the reported call, which ended while the socket was down. */
+function clearDialAbsentFrom(snapshot) {
+  const callId = reportedDial?.callId;
+  if (callId === undefined) {
+    return;
+  }
+  const inProgress = snapshot.calls.some((call) => call.events.some((frame) => frame.event.callId === callId));
+  if (!inProgress) {
+    reportedDial = null;
+    setDialStatus('');
   }
 }
 
@@ -284,6 +324,7 @@ ui.dialForm.addEventListener('submit', async (event) => {
   // One key per click: a retry of this request places no second call.
   const idempotencyKey = crypto.randomUUID();
   const dialling = session;
+  reportedDial = null;
   ui.dialButton.disabled = true;
   setDialStatus(`Calling ${to}: your phone rings first…`);
   try {
@@ -298,7 +339,11 @@ ui.dialForm.addEventListener('submit', async (event) => {
       return;
     }
     if (response.status === 202) {
-      setDialStatus(`Calling ${to}: pick up your phone.`);
+      // The outcome event can arrive before this response, and then its status line stays.
+      if (reportedDial?.requestId !== body.requestId) {
+        reportedDial = { requestId: body.requestId };
+        setDialStatus(`Calling ${to}: pick up your phone.`);
+      }
     } else {
       setDialStatus(body.message ?? `The call could not be placed (${response.status}).`, 'error');
     }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 
 import { Bus } from '@cti/bus';
-import { CallAnswered, CallEnded, CallerIdentified, CallHeld, CallMissed, CallRinging, CallSummary, OriginateReply, OriginateRequest } from '@cti/contracts';
+import { CallAnswered, CallEnded, CallerIdentified, CallHeld, CallMissed, CallRinging, CallSummary, OriginateReply, OriginateRequest, OriginateResult } from '@cti/contracts';
 import { createLogger } from '@cti/logging';
 import { deferred, waitFor } from '@cti/testing';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -219,6 +219,42 @@ describe('agent console in a browser', () => {
     expect(await page.locator('#agent-name').textContent()).toBe('erik');
     expect(await page.locator('li[data-call-id^="dora-"]').count()).toBe(0);
     expect(await page.evaluate("sessionStorage.getItem('cti.agentToken')")).not.toBeNull();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('resets the dial status when the dialled call ends', async () => {
+    const page = await openConsole();
+    await signInWithToken(page, 'fay', '106');
+    const status = page.locator('#dial-status');
+
+    // Matched by the call id the originate result carries.
+    const firstRequest = await dial(page, '+15550100097');
+    await expect.poll(() => status.textContent()).toContain('pick up your phone');
+    await harness.publish(OriginateResult, events.originateResult({ callId: 'fay-dial-1', extension: '106', requestId: firstRequest }));
+    await expect.poll(() => status.textContent()).toContain('Your phone answered');
+
+    const other = { callId: 'fay-other', extension: '106' };
+    await harness.publish(CallRinging, events.ringing(other));
+    await harness.publish(CallEnded, events.ended(other));
+    await expect.poll(() => page.locator('li.card[data-call-id="fay-other"]').getAttribute('data-state')).toBe('ended');
+    expect(await status.textContent()).toContain('Your phone answered');
+
+    const firstCall = { callId: 'fay-dial-1', extension: '106' };
+    await harness.publish(CallRinging, events.ringing(firstCall));
+    await harness.publish(CallEnded, events.ended(firstCall));
+    await expect.poll(() => status.textContent()).toBe('');
+
+    // Matched by the request id on the call events, when Asterisk reported no call id.
+    const secondRequest = await dial(page, '+15550100096');
+    await expect.poll(() => status.textContent()).toContain('pick up your phone');
+    const result = events.originateResult({ callId: 'unused', extension: '106', requestId: secondRequest });
+    delete result.callId;
+    await harness.publish(OriginateResult, result);
+    await expect.poll(() => status.textContent()).toContain('Your phone answered');
+    const secondCall = { callId: 'fay-dial-2', extension: '106' };
+    await harness.publish(CallRinging, events.ringing(secondCall));
+    await harness.publish(CallEnded, { ...events.ended(secondCall), originateRequestId: secondRequest });
+    await expect.poll(() => status.textContent()).toBe('');
     expect(pageErrors).toEqual([]);
   });
 });
