@@ -77,6 +77,7 @@ function showNotice(text) {
 
 const view = new CallsView({
   announce,
+  fallbackFocus: ui.dialNumber,
   onCallBack: (number) => {
     ui.dialNumber.value = number;
     ui.dialNumber.focus();

@@ -65,12 +65,14 @@ export class CallsView {
   #root;
   #announce;
   #onCallBack;
+  #fallbackFocus;
   /** callId -> { card, state, since, event, crm, summary } */
   #calls = new Map();
   #missedIds = new Set();
 
   /**
-   * @param {{ announce(text: string): void, onCallBack(number: string): void }} options
+   * @param {{ announce(text: string): void, onCallBack(number: string): void, fallbackFocus: HTMLElement }} options
+   *   fallbackFocus takes the focus when the card that had it goes away and no other card is left.
    */
   constructor(options) {
     this.#root = {
@@ -83,6 +85,7 @@ export class CallsView {
     };
     this.#announce = options.announce;
     this.#onCallBack = options.onCallBack;
+    this.#fallbackFocus = options.fallbackFocus;
     // The view lives as long as the page, so its timer is never cleared.
     setInterval(() => this.#tick(), 1000);
   }
@@ -172,13 +175,13 @@ export class CallsView {
     const titleId = `call-${event.callId.replace(/[^A-Za-z0-9_-]/g, '-')}`;
     const article = element('article', { 'aria-labelledby': titleId });
     const header = element('div', { class: 'card-header' });
-    header.append(element('h3', { id: titleId, class: 'card-title' }), element('p', { class: 'card-state' }));
+    // The title can take focus from script, when a neighbouring card is dismissed.
+    header.append(element('h3', { id: titleId, class: 'card-title', tabindex: '-1' }), element('p', { class: 'card-state' }));
     const details = element('dl');
     article.append(header, details, element('div', { class: 'card-crm' }), element('div', { class: 'card-summary' }));
     const dismiss = element('button', { type: 'button', class: 'secondary card-dismiss', hidden: '' }, 'Dismiss');
     dismiss.addEventListener('click', () => {
-      this.#calls.delete(event.callId);
-      card.remove();
+      this.#removeCard(event.callId);
       this.#refreshEmptyStates();
     });
     article.append(dismiss);
@@ -301,9 +304,26 @@ export class CallsView {
 
   #trimEnded() {
     const ended = [...this.#calls.entries()].filter(([, call]) => call.state === 'ended');
-    for (const [callId, call] of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_CARDS))) {
-      call.card.remove();
-      this.#calls.delete(callId);
+    for (const [callId] of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_CARDS))) {
+      this.#removeCard(callId);
+    }
+  }
+
+  /**
+   * Removes a call's card. When the focus was inside it, the focus moves to the title of the next
+   * card (or of the one before), or to fallbackFocus when no card is left, instead of to <body>.
+   */
+  #removeCard(callId) {
+    const card = this.#calls.get(callId)?.card;
+    if (card === undefined) {
+      return;
+    }
+    const hadFocus = card.contains(document.activeElement);
+    const neighbour = card.nextElementSibling ?? card.previousElementSibling;
+    card.remove();
+    this.#calls.delete(callId);
+    if (hadFocus) {
+      (neighbour?.querySelector('.card-title') ?? this.#fallbackFocus).focus();
     }
   }
 

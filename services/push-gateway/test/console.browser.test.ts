@@ -257,4 +257,26 @@ describe('agent console in a browser', () => {
     await expect.poll(() => status.textContent()).toBe('');
     expect(pageErrors).toEqual([]);
   });
+
+  it('moves focus to the next card after dismiss', async () => {
+    const page = await openConsole();
+    await signInWithToken(page, 'gus', '107');
+    for (const callId of ['gus-older', 'gus-newer']) {
+      await harness.publish(CallRinging, events.ringing({ callId, extension: '107' }));
+      await harness.publish(CallEnded, events.ended({ callId, extension: '107' }));
+    }
+    const focusedCard = () => page.locator(':focus').evaluate((node) => node.closest('li.card')?.getAttribute('data-call-id') ?? node.id);
+    await expect.poll(() => page.locator('li.card[data-state="ended"]').count()).toBe(2);
+
+    await page.locator('li.card[data-call-id="gus-newer"]').getByRole('button', { name: 'Dismiss' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('li.card[data-call-id="gus-newer"]').count()).toBe(0);
+    expect(await focusedCard()).toBe('gus-older');
+
+    await page.locator('li.card[data-call-id="gus-older"]').getByRole('button', { name: 'Dismiss' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('li.card').count()).toBe(0);
+    expect(await focusedCard()).toBe('dial-number');
+    expect(pageErrors).toEqual([]);
+  });
 });
