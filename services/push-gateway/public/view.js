@@ -52,8 +52,24 @@ function formatDuration(milliseconds) {
   return hours > 0 ? `${hours}:${pad(minutes % 60)}:${pad(seconds % 60)}` : `${minutes}:${pad(seconds % 60)}`;
 }
 
+/**
+ * Time of day for today, with the date for earlier days, because the missed list reaches back
+ * PUSH_MISSED_CALLS_LOOKBACK_HOURS (12 by default, at most 336).
+ */
 function formatTime(iso) {
-  return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const date = new Date(iso);
+  if (date.toDateString() === new Date().toDateString()) {
+    return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+  return date.toLocaleString([], { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+}
+
+/** Name and number of a party, or whichever of them is known. */
+function describeParty(party) {
+  if (party.name && party.number) {
+    return `${party.name} (${party.number})`;
+  }
+  return party.name || party.number || 'Unknown';
 }
 
 /** The other party of a call, as the agent sees it. */
@@ -268,10 +284,14 @@ export class CallsView {
     this.#missedIds.add(event.callId);
     const party = otherParty(event);
     const item = element('li', { 'data-call-id': event.callId });
-    const label = element('span', {}, `${party.name || party.number || 'Unknown'} · ${formatTime(event.occurredAt)}`);
+    const caller = describeParty(party);
+    const time = formatTime(event.occurredAt);
+    const label = element('span', {}, `${caller} · `);
+    label.append(element('time', { datetime: event.occurredAt }, time));
     item.append(label);
     if (party.number) {
-      const button = element('button', { type: 'button', 'aria-label': `Call back ${party.name || party.number}` }, 'Call back');
+      // Several missed calls can come from one caller, so the label carries the time as well.
+      const button = element('button', { type: 'button', 'aria-label': `Call back ${caller}, missed at ${time}` }, 'Call back');
       button.addEventListener('click', () => this.#onCallBack(party.number));
       item.append(button);
     }

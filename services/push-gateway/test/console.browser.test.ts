@@ -279,4 +279,37 @@ describe('agent console in a browser', () => {
     expect(await focusedCard()).toBe('dial-number');
     expect(pageErrors).toEqual([]);
   });
+
+  it('labels call-back buttons with number and time', async () => {
+    const page = await openConsole();
+    await signInWithToken(page, 'hana', '108');
+    const now = Date.now();
+    const missedCalls = [
+      { callId: 'hana-yesterday', at: new Date(now - 26 * 3600_000) },
+      { callId: 'hana-hour-ago', at: new Date(now - 3600_000) },
+      { callId: 'hana-just-now', at: new Date(now - 60_000) },
+    ];
+    for (const { callId, at } of missedCalls) {
+      await harness.publish(CallMissed, events.missed({ callId, extension: '108', at }));
+    }
+    await expect.poll(() => page.locator('#missed li').count()).toBe(3);
+
+    const labels: string[] = [];
+    for (const { callId, at } of missedCalls) {
+      const item = page.locator(`#missed li[data-call-id="${callId}"]`);
+      const label = (await item.getByRole('button').getAttribute('aria-label')) ?? '';
+      const shownTime = (await item.locator('time').textContent()) ?? '';
+      expect(label).toContain('Alice Example');
+      expect(label).toContain(events.CALLER.number);
+      expect(shownTime).not.toBe('');
+      expect(label).toContain(shownTime);
+      expect(await item.locator('time').getAttribute('datetime')).toBe(at.toISOString());
+      labels.push(label);
+    }
+    expect(new Set(labels).size).toBe(3);
+    // A call from another day shows its date, so two calls at the same time of day differ.
+    const yesterday = await page.evaluate((iso) => new Date(iso).toLocaleDateString([], { day: 'numeric', month: 'short' }), missedCalls[0]!.at.toISOString());
+    expect(labels[0]).toContain(yesterday);
+    expect(pageErrors).toEqual([]);
+  });
 });
