@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Creates deploy/secrets/ for a compose or Kubernetes deployment: every generated secret (256 bits,
 # files with mode 600 in a directory with mode 700) and the bcrypt hashes NATS checks passwords
-# against, then lists the secrets you must fill in. Existing secrets are kept; pass --force to
-# replace the generated ones (a rotation: see docs/security.md first).
+# against, then lists the secrets you must fill in. Existing secrets are kept, and the hashes file
+# is written again from the current passwords. The arguments go to `cti secrets generate`, where
+# `--rotate NAME` replaces the generated secret NAME. Pass it once per secret to rotate, after
+# reading the runbooks in docs/security.md, for example `--rotate nats_crm_sync_password`.
 #
 # It runs `cti secrets generate` with Node.js when the project is built here, otherwise in the CLI
 # image (built with Docker on first use). Run it with sudo so the files can be given to uid 10001,

@@ -130,6 +130,8 @@ describe('cti up with the agent console', () => {
     expect(pbxLog).toMatch(/"action":"Originate"/);
     // The console follows the outcome the PBX reported for the Originate.
     await expect.poll(() => anna.locator('#dial-status').textContent()).toContain('Your phone answered');
+    // The recorded call hangs up a few seconds after the phone picks up, and the status line clears.
+    await expect.poll(() => anna.locator('#dial-status').textContent(), { timeout: 5_000 }).toBe('');
 
     // Operator commands in another terminal reach this stack through the file it leaves behind.
     const cti = (...words: string[]) =>

@@ -46,13 +46,22 @@ const END_MESSAGES = {
 
 let connection = null;
 let session = null;
+let announceTimer;
+/** Request id of the click-to-dial that the status line reports on, and its call id once Asterisk reports one. */
+let reportedDial = null;
 
 function announce(text) {
   // Clearing first makes screen readers read a repeated message again.
   ui.announcer.textContent = '';
-  window.setTimeout(() => {
+  window.clearTimeout(announceTimer);
+  announceTimer = window.setTimeout(() => {
     ui.announcer.textContent = text;
   }, 50);
+}
+
+function clearAnnouncement() {
+  window.clearTimeout(announceTimer);
+  ui.announcer.textContent = '';
 }
 
 function setConnectionStatus(status) {
@@ -68,6 +77,7 @@ function showNotice(text) {
 
 const view = new CallsView({
   announce,
+  fallbackFocus: ui.dialNumber,
   onCallBack: (number) => {
     ui.dialNumber.value = number;
     ui.dialNumber.focus();
@@ -119,6 +129,10 @@ async function signIn(token, { demoAgent } = {}) {
   ui.callsTitle.focus();
 }
 
+/**
+ * Ends the session and removes everything the agent saw, so the next agent on this browser starts
+ * from an empty page. The socket's resume cursor is dropped with the Connection object.
+ */
 function signOut(message) {
   connection?.stop();
   connection = null;
@@ -126,6 +140,11 @@ function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(DEMO_AGENT_KEY);
   view.clear();
+  clearAnnouncement();
+  showNotice('');
+  resetDialForm();
+  ui.agentName.textContent = '';
+  ui.agentExtensions.textContent = '';
   ui.workspace.hidden = true;
   ui.agentInfo.hidden = true;
   ui.signOut.hidden = true;
@@ -140,17 +159,22 @@ function endSession(reason) {
 }
 
 async function renewDemoToken() {
-  if (!session?.demoAgent) {
+  const renewing = session;
+  if (!renewing?.demoAgent) {
     showNotice('Your session ends soon. Sign out and sign in again with a new token to continue.');
     return;
   }
   const response = await fetch('/v1/demo/login', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ agentId: session.demoAgent }),
+    body: JSON.stringify({ agentId: renewing.demoAgent }),
   });
   if (response.ok) {
     const body = await response.json();
+    // The agent may have signed out meanwhile, and the renewed token must not reach the next agent.
+    if (session !== renewing) {
+      return;
+    }
     session.token = body.token;
     sessionStorage.setItem(TOKEN_KEY, body.token);
     connection?.renew(body.token);
@@ -161,16 +185,20 @@ function handleFrame(frame) {
   switch (frame.type) {
     case 'snapshot':
       view.applySnapshot(frame);
+      clearDialAbsentFrom(frame);
       break;
     case 'recovered':
       if (!frame.recovered) {
         view.applySnapshot(frame.snapshot);
+        clearDialAbsentFrom(frame.snapshot);
       }
       break;
     case 'event':
       view.applyEvent(frame.event);
       if (frame.event.type === 'pbx.originate.result') {
         showDialResult(frame.event);
+      } else if (frame.event.type === 'call.ended') {
+        clearEndedDial(frame.event);
       }
       break;
     case 'token_expiring':
@@ -192,11 +220,52 @@ function setDialStatus(text, kind = 'info') {
   ui.dialStatus.dataset.kind = kind;
 }
 
+function resetDialForm() {
+  reportedDial = null;
+  ui.dialNumber.value = '';
+  ui.dialExtension.replaceChildren();
+  ui.dialButton.disabled = false;
+  setDialStatus('');
+}
+
 function showDialResult(event) {
   if (event.status === 'answered') {
+    reportedDial = { requestId: event.requestId, callId: event.callId };
     setDialStatus('Your phone answered: the number is being dialled.');
   } else {
+    // The error stays until the next dial, also when the rejected leg's call.ended follows.
+    reportedDial = null;
     setDialStatus(`The call could not be placed (${event.reason ?? 'failed'}).`, 'error');
+  }
+}
+
+/**
+ * Clears the status line when the reported call ends. Asterisk may report no call id for the
+ * click-to-dial, and ami-bridge adds the request id to a call's events only after Asterisk's
+ * OriginateResponse, so either one identifies the call.
+ */
+function clearEndedDial(event) {
+  if (reportedDial === null) {
+    return;
+  }
+  const sameCall = reportedDial.callId !== undefined && event.callId === reportedDial.callId;
+  const sameRequest = event.originateRequestId !== undefined && event.originateRequestId === reportedDial.requestId;
+  if (sameCall || sameRequest) {
+    reportedDial = null;
+    setDialStatus('');
+  }
+}
+
+/** Clears the status line when a snapshot no longer lists the reported call, which ended while the socket was down. */
+function clearDialAbsentFrom(snapshot) {
+  const callId = reportedDial?.callId;
+  if (callId === undefined) {
+    return;
+  }
+  const inProgress = snapshot.calls.some((call) => call.events.some((frame) => frame.event.callId === callId));
+  if (!inProgress) {
+    reportedDial = null;
+    setDialStatus('');
   }
 }
 
@@ -255,24 +324,38 @@ ui.dialForm.addEventListener('submit', async (event) => {
   }
   // One key per click: a retry of this request places no second call.
   const idempotencyKey = crypto.randomUUID();
+  const dialling = session;
+  reportedDial = null;
   ui.dialButton.disabled = true;
   setDialStatus(`Calling ${to}: your phone rings first…`);
   try {
     const response = await fetch('/v1/calls', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${session.token}`, 'idempotency-key': idempotencyKey },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${dialling.token}`, 'idempotency-key': idempotencyKey },
       body: JSON.stringify({ to, extension: ui.dialExtension.value }),
     });
     const body = await response.json().catch(() => ({}));
+    // After a sign-out the form belongs to the next agent, who must not see this call's outcome.
+    if (session !== dialling) {
+      return;
+    }
     if (response.status === 202) {
-      setDialStatus(`Calling ${to}: pick up your phone.`);
+      // The outcome event can arrive before this response, and then its status line stays.
+      if (reportedDial?.requestId !== body.requestId) {
+        reportedDial = { requestId: body.requestId };
+        setDialStatus(`Calling ${to}: pick up your phone.`);
+      }
     } else {
       setDialStatus(body.message ?? `The call could not be placed (${response.status}).`, 'error');
     }
   } catch {
-    setDialStatus('The gateway cannot be reached.', 'error');
+    if (session === dialling) {
+      setDialStatus('The gateway cannot be reached.', 'error');
+    }
   } finally {
-    ui.dialButton.disabled = false;
+    if (session === dialling) {
+      ui.dialButton.disabled = false;
+    }
   }
 });
 

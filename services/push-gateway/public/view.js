@@ -52,8 +52,24 @@ function formatDuration(milliseconds) {
   return hours > 0 ? `${hours}:${pad(minutes % 60)}:${pad(seconds % 60)}` : `${minutes}:${pad(seconds % 60)}`;
 }
 
+/**
+ * Time of day for today, with the date for earlier days, because the missed list reaches back
+ * PUSH_MISSED_CALLS_LOOKBACK_HOURS (12 by default, at most 336).
+ */
 function formatTime(iso) {
-  return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const date = new Date(iso);
+  if (date.toDateString() === new Date().toDateString()) {
+    return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+  return date.toLocaleString([], { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+}
+
+/** Name and number of a party, or whichever of them is known. */
+function describeParty(party) {
+  if (party.name && party.number) {
+    return `${party.name} (${party.number})`;
+  }
+  return party.name || party.number || 'Unknown';
 }
 
 /** The other party of a call, as the agent sees it. */
@@ -65,12 +81,14 @@ export class CallsView {
   #root;
   #announce;
   #onCallBack;
+  #fallbackFocus;
   /** callId -> { card, state, since, event, crm, summary } */
   #calls = new Map();
   #missedIds = new Set();
 
   /**
-   * @param {{ announce(text: string): void, onCallBack(number: string): void }} options
+   * @param {{ announce(text: string): void, onCallBack(number: string): void, fallbackFocus: HTMLElement }} options
+   *   fallbackFocus takes the focus when the card that had it goes away and no other card is left.
    */
   constructor(options) {
     this.#root = {
@@ -83,6 +101,7 @@ export class CallsView {
     };
     this.#announce = options.announce;
     this.#onCallBack = options.onCallBack;
+    this.#fallbackFocus = options.fallbackFocus;
     // The view lives as long as the page, so its timer is never cleared.
     setInterval(() => this.#tick(), 1000);
   }
@@ -172,13 +191,13 @@ export class CallsView {
     const titleId = `call-${event.callId.replace(/[^A-Za-z0-9_-]/g, '-')}`;
     const article = element('article', { 'aria-labelledby': titleId });
     const header = element('div', { class: 'card-header' });
-    header.append(element('h3', { id: titleId, class: 'card-title' }), element('p', { class: 'card-state' }));
+    // The title can take focus from script, when a neighbouring card is dismissed.
+    header.append(element('h3', { id: titleId, class: 'card-title', tabindex: '-1' }), element('p', { class: 'card-state' }));
     const details = element('dl');
     article.append(header, details, element('div', { class: 'card-crm' }), element('div', { class: 'card-summary' }));
     const dismiss = element('button', { type: 'button', class: 'secondary card-dismiss', hidden: '' }, 'Dismiss');
     dismiss.addEventListener('click', () => {
-      this.#calls.delete(event.callId);
-      card.remove();
+      this.#removeCard(event.callId);
       this.#refreshEmptyStates();
     });
     article.append(dismiss);
@@ -265,10 +284,14 @@ export class CallsView {
     this.#missedIds.add(event.callId);
     const party = otherParty(event);
     const item = element('li', { 'data-call-id': event.callId });
-    const label = element('span', {}, `${party.name || party.number || 'Unknown'} · ${formatTime(event.occurredAt)}`);
+    const caller = describeParty(party);
+    const time = formatTime(event.occurredAt);
+    const label = element('span', {}, `${caller} · `);
+    label.append(element('time', { datetime: event.occurredAt }, time));
     item.append(label);
     if (party.number) {
-      const button = element('button', { type: 'button', 'aria-label': `Call back ${party.name || party.number}` }, 'Call back');
+      // Several missed calls can come from one caller, so the label carries the time as well.
+      const button = element('button', { type: 'button', 'aria-label': `Call back ${caller}, missed at ${time}` }, 'Call back');
       button.addEventListener('click', () => this.#onCallBack(party.number));
       item.append(button);
     }
@@ -301,9 +324,26 @@ export class CallsView {
 
   #trimEnded() {
     const ended = [...this.#calls.entries()].filter(([, call]) => call.state === 'ended');
-    for (const [callId, call] of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_CARDS))) {
-      call.card.remove();
-      this.#calls.delete(callId);
+    for (const [callId] of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_CARDS))) {
+      this.#removeCard(callId);
+    }
+  }
+
+  /**
+   * Removes a call's card. When the focus was inside it, the focus moves to the title of the next
+   * card (or of the one before), or to fallbackFocus when no card is left, instead of to <body>.
+   */
+  #removeCard(callId) {
+    const card = this.#calls.get(callId)?.card;
+    if (card === undefined) {
+      return;
+    }
+    const hadFocus = card.contains(document.activeElement);
+    const neighbour = card.nextElementSibling ?? card.previousElementSibling;
+    card.remove();
+    this.#calls.delete(callId);
+    if (hadFocus) {
+      (neighbour?.querySelector('.card-title') ?? this.#fallbackFocus).focus();
     }
   }
 

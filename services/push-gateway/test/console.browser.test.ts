@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 
 import { Bus } from '@cti/bus';
-import { CallAnswered, CallEnded, CallerIdentified, CallHeld, CallMissed, CallRinging, CallSummary, OriginateReply, OriginateRequest } from '@cti/contracts';
+import { CallAnswered, CallEnded, CallerIdentified, CallHeld, CallMissed, CallRinging, CallSummary, OriginateReply, OriginateRequest, OriginateResult } from '@cti/contracts';
 import { createLogger } from '@cti/logging';
-import { waitFor } from '@cti/testing';
+import { deferred, waitFor } from '@cti/testing';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -11,6 +11,9 @@ import * as events from './events.js';
 import { Harness } from './harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+
+/** Number whose click-to-dial reply the stand-in ami-bridge holds back until a test releases it. */
+const HELD_REPLY_NUMBER = '+15550100098';
 
 /**
  * The console in Debian's chromium, driven by events published straight to NATS the way
@@ -22,6 +25,7 @@ describe('agent console in a browser', () => {
   let browser: Browser;
   const originates: ReturnType<typeof OriginateRequest.parse>[] = [];
   const pageErrors: string[] = [];
+  const heldReply = deferred();
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
@@ -34,6 +38,9 @@ describe('agent console in a browser', () => {
       OriginateReply,
       async (request) => {
         originates.push(request);
+        if (request.to === HELD_REPLY_NUMBER) {
+          await heldReply.promise;
+        }
         return { v: 1 as const, requestId: request.requestId, status: 'accepted' as const };
       },
       { queue: 'ami-bridge', tokens: { pbx: 'pbx1' } },
@@ -56,6 +63,28 @@ describe('agent console in a browser', () => {
     page.on('pageerror', (error) => pageErrors.push(error.message));
     await page.goto(`${harness.url}/console/`);
     return page;
+  }
+
+  /** Signs in with a minted token. Each test signs in its own agent, so no snapshot shows another test's calls. */
+  async function signInWithToken(page: Page, agentId: string, extension: string): Promise<void> {
+    await page.getByLabel('Agent token').fill(await harness.token(agentId, [extension]));
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Online' }).waitFor();
+  }
+
+  /** Elements that carry the `hidden` attribute but still take up room on the page. */
+  function shownDespiteHidden(page: Page): Promise<string[]> {
+    return page
+      .locator('[hidden]')
+      .evaluateAll((nodes) => nodes.filter((node) => node.getClientRects().length > 0).map((node) => node.id || node.getAttribute('class') || node.tagName));
+  }
+
+  async function dial(page: Page, number: string): Promise<string> {
+    const numberBox = page.getByRole('textbox', { name: 'Number', exact: true });
+    await numberBox.fill(number);
+    await numberBox.press('Enter');
+    const request = await waitFor(() => originates.find((originate) => originate.to === number), `the originate request for ${number}`);
+    return request.requestId;
   }
 
   it('pops the call on 101 only, adds the CRM details and dials out', async () => {
@@ -134,6 +163,153 @@ describe('agent console in a browser', () => {
     await missedItem.waitFor();
     expect(await missedItem.getByRole('button', { name: 'Call back Alice Example' }).count()).toBe(1);
     await page.screenshot({ path: '/tmp/cti-console-states.png' });
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('keeps hidden elements off the page', async () => {
+    const page = await openConsole();
+    await page.getByRole('button', { name: 'Sign in as demo agent' }).waitFor();
+    expect(await shownDespiteHidden(page)).toEqual([]);
+    expect(await page.locator('#workspace').isVisible()).toBe(false);
+
+    await signInWithToken(page, 'cara', '103');
+    await harness.publish(CallRinging, events.ringing({ callId: 'cara-call', extension: '103' }));
+    await page.locator('li.card[data-call-id="cara-call"]').waitFor();
+    expect(await shownDespiteHidden(page)).toEqual([]);
+    expect(await page.locator('#sign-in').isVisible()).toBe(false);
+    expect(await page.locator('.card-dismiss').isVisible()).toBe(false);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('sign-out leaves nothing for the next agent', async () => {
+    const page = await openConsole();
+    await signInWithToken(page, 'dora', '104');
+    const leg = { callId: 'dora-call', extension: '104' };
+    await harness.publish(CallRinging, events.ringing(leg));
+    await harness.publish(CallSummary, events.summary(leg));
+    await harness.publish(CallMissed, events.missed({ callId: 'dora-missed', extension: '104' }));
+    await page.locator('#missed li[data-call-id="dora-missed"]').waitFor();
+    await page.locator('#summaries li[data-call-id="dora-call"]').waitFor();
+    await expect.poll(() => page.locator('#announcer').textContent()).toContain('Missed call');
+
+    // A click-to-dial still waiting for ami-bridge when the agent signs out.
+    await dial(page, HELD_REPLY_NUMBER);
+    expect(await page.locator('#dial-status').textContent()).toContain('your phone rings first');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+
+    expect(await page.locator('#calls li').count()).toBe(0);
+    expect(await page.locator('#missed li').count()).toBe(0);
+    expect(await page.locator('#summaries li').count()).toBe(0);
+    expect(await page.locator('#dial-status').textContent()).toBe('');
+    expect(await page.locator('#dial-number').inputValue()).toBe('');
+    expect(await page.locator('#dial-extension option').count()).toBe(0);
+    expect(await page.locator('#agent-name').textContent()).toBe('');
+    expect(await page.locator('#agent-extensions').textContent()).toBe('');
+    expect(await page.locator('#announcer').textContent()).toBe('');
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+    expect(await page.evaluate('localStorage.length')).toBe(0);
+
+    await signInWithToken(page, 'erik', '105');
+    const lateReply = page.waitForResponse((response) => response.url().endsWith('/v1/calls'));
+    heldReply.resolve();
+    await (await lateReply).finished();
+    // Gives the page's fetch handler time to run after the response body arrived.
+    await page.waitForTimeout(200);
+    expect(await page.locator('#dial-status').textContent()).toBe('');
+    expect(await page.locator('#agent-name').textContent()).toBe('erik');
+    expect(await page.locator('li[data-call-id^="dora-"]').count()).toBe(0);
+    expect(await page.evaluate("sessionStorage.getItem('cti.agentToken')")).not.toBeNull();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('resets the dial status when the dialled call ends', async () => {
+    const page = await openConsole();
+    await signInWithToken(page, 'fay', '106');
+    const status = page.locator('#dial-status');
+
+    // Matched by the call id the originate result carries.
+    const firstRequest = await dial(page, '+15550100097');
+    await expect.poll(() => status.textContent()).toContain('pick up your phone');
+    await harness.publish(OriginateResult, events.originateResult({ callId: 'fay-dial-1', extension: '106', requestId: firstRequest }));
+    await expect.poll(() => status.textContent()).toContain('Your phone answered');
+
+    const other = { callId: 'fay-other', extension: '106' };
+    await harness.publish(CallRinging, events.ringing(other));
+    await harness.publish(CallEnded, events.ended(other));
+    await expect.poll(() => page.locator('li.card[data-call-id="fay-other"]').getAttribute('data-state')).toBe('ended');
+    expect(await status.textContent()).toContain('Your phone answered');
+
+    const firstCall = { callId: 'fay-dial-1', extension: '106' };
+    await harness.publish(CallRinging, events.ringing(firstCall));
+    await harness.publish(CallEnded, events.ended(firstCall));
+    await expect.poll(() => status.textContent()).toBe('');
+
+    // Matched by the request id on the call events, when Asterisk reported no call id.
+    const secondRequest = await dial(page, '+15550100096');
+    await expect.poll(() => status.textContent()).toContain('pick up your phone');
+    const result = events.originateResult({ callId: 'unused', extension: '106', requestId: secondRequest });
+    delete result.callId;
+    await harness.publish(OriginateResult, result);
+    await expect.poll(() => status.textContent()).toContain('Your phone answered');
+    const secondCall = { callId: 'fay-dial-2', extension: '106' };
+    await harness.publish(CallRinging, events.ringing(secondCall));
+    await harness.publish(CallEnded, { ...events.ended(secondCall), originateRequestId: secondRequest });
+    await expect.poll(() => status.textContent()).toBe('');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('moves focus to the next card after dismiss', async () => {
+    const page = await openConsole();
+    await signInWithToken(page, 'gus', '107');
+    for (const callId of ['gus-older', 'gus-newer']) {
+      await harness.publish(CallRinging, events.ringing({ callId, extension: '107' }));
+      await harness.publish(CallEnded, events.ended({ callId, extension: '107' }));
+    }
+    const focusedCard = () => page.locator(':focus').evaluate((node) => node.closest('li.card')?.getAttribute('data-call-id') ?? node.id);
+    await expect.poll(() => page.locator('li.card[data-state="ended"]').count()).toBe(2);
+
+    await page.locator('li.card[data-call-id="gus-newer"]').getByRole('button', { name: 'Dismiss' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('li.card[data-call-id="gus-newer"]').count()).toBe(0);
+    expect(await focusedCard()).toBe('gus-older');
+
+    await page.locator('li.card[data-call-id="gus-older"]').getByRole('button', { name: 'Dismiss' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('li.card').count()).toBe(0);
+    expect(await focusedCard()).toBe('dial-number');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('labels call-back buttons with number and time', async () => {
+    const page = await openConsole();
+    await signInWithToken(page, 'hana', '108');
+    const now = Date.now();
+    const missedCalls = [
+      { callId: 'hana-yesterday', at: new Date(now - 26 * 3600_000) },
+      { callId: 'hana-hour-ago', at: new Date(now - 3600_000) },
+      { callId: 'hana-just-now', at: new Date(now - 60_000) },
+    ];
+    for (const { callId, at } of missedCalls) {
+      await harness.publish(CallMissed, events.missed({ callId, extension: '108', at }));
+    }
+    await expect.poll(() => page.locator('#missed li').count()).toBe(3);
+
+    const labels: string[] = [];
+    for (const { callId, at } of missedCalls) {
+      const item = page.locator(`#missed li[data-call-id="${callId}"]`);
+      const label = (await item.getByRole('button').getAttribute('aria-label')) ?? '';
+      const shownTime = (await item.locator('time').textContent()) ?? '';
+      expect(label).toContain('Alice Example');
+      expect(label).toContain(events.CALLER.number);
+      expect(shownTime).not.toBe('');
+      expect(label).toContain(shownTime);
+      expect(await item.locator('time').getAttribute('datetime')).toBe(at.toISOString());
+      labels.push(label);
+    }
+    expect(new Set(labels).size).toBe(3);
+    // A call from another day shows its date, so two calls at the same time of day differ.
+    const yesterday = await page.evaluate((iso) => new Date(iso).toLocaleDateString([], { day: 'numeric', month: 'short' }), missedCalls[0]!.at.toISOString());
+    expect(labels[0]).toContain(yesterday);
     expect(pageErrors).toEqual([]);
   });
 });
