@@ -65,6 +65,14 @@ export const SecretSpecs: readonly SecretSpec[] = [
     list: true,
   },
   {
+    name: 'elevenlabs_conversation_init_secrets',
+    description:
+      'shared secrets the ElevenLabs conversation-initiation webhook sends in its auth header, one per line; copy the first into the header settings in ElevenLabs',
+    source: 'generated',
+    mounts: { 'webhook-ingress': 'ELEVENLABS_CONVERSATION_INIT_SECRETS_FILE' },
+    list: true,
+  },
+  {
     name: 'agent_token_key',
     description: 'key that signs and verifies agent tokens',
     source: 'generated',
