@@ -29,7 +29,8 @@ export function renderEnvExample(specs: readonly { service: string; fields: Conf
       const required = !field.optional && field.defaultValue === undefined;
       const description = `${field.description.charAt(0).toUpperCase()}${field.description.slice(1)}`;
       const example = field.example === undefined || field.secret ? '' : ` Example: ${field.example}`;
-      lines.push(`# ${description}${required ? ' (required)' : ''}.${example}`);
+      const fallback = field.fallback === undefined ? '' : ` When unset, ${field.fallback} is read.`;
+      lines.push(`# ${description}${required ? ' (required)' : ''}.${fallback}${example}`);
       if (field.secret) {
         lines.push(`# Secret: prefer ${field.env}_FILE=/run/secrets/<file> over the value itself.`);
       }

@@ -18,6 +18,8 @@ export interface ConfigField<T = unknown, Optional extends boolean = boolean> {
   readonly defaultValue: T | undefined;
   /** Example for `.env.example`, when the default does not show the format. */
   readonly example: string | undefined;
+  /** Variable read when `env` is unset, such as the platform-wide `PORT`. */
+  readonly fallback: string | undefined;
   /** Turns the raw text into a value for the schema to check, or returns an error text. */
   convert(raw: string, fromFile: boolean): Conversion;
   /** Phantom member that carries the value type. */
@@ -29,6 +31,7 @@ interface FieldOptions<T> {
   default?: T;
   example?: string;
   optional?: boolean;
+  fallback?: string;
 }
 
 type Builder<T> = {
@@ -46,6 +49,7 @@ function builder<T>(schema: TSchema, convert: ConfigField['convert'], secret = f
     optional: options.optional ?? false,
     defaultValue: options.default,
     example: options.example,
+    fallback: options.fallback,
     convert,
   });
   return build as Builder<T>;

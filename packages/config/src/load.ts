@@ -62,6 +62,8 @@ type Environment = Record<string, string | undefined>;
 interface RawValue {
   text: string;
   fromFile: boolean;
+  /** The variable the text came from: `env`, its `_FILE` variant or its fallback. */
+  source: string;
 }
 
 function readRaw(spec: ConfigField, environment: Environment, problems: string[]): RawValue | undefined {
@@ -78,14 +80,18 @@ function readRaw(spec: ConfigField, environment: Environment, problems: string[]
   if (hasFile) {
     try {
       // Docker and Kubernetes secret files usually end with a newline that is not part of the secret.
-      return { text: readFileSync(filePath, 'utf8').replace(/\r?\n$/, ''), fromFile: true };
+      return { text: readFileSync(filePath, 'utf8').replace(/\r?\n$/, ''), fromFile: true, source: fileVariable };
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable';
       problems.push(`${fileVariable} points to a file that cannot be read (${reason}): ${filePath} (${spec.description})`);
       return undefined;
     }
   }
-  return hasDirect ? { text: direct, fromFile: false } : undefined;
+  if (hasDirect) {
+    return { text: direct, fromFile: false, source: spec.env };
+  }
+  const fallback = spec.fallback === undefined ? undefined : environment[spec.fallback];
+  return spec.fallback !== undefined && fallback !== undefined && fallback !== '' ? { text: fallback, fromFile: false, source: spec.fallback } : undefined;
 }
 
 function describeSource(spec: ConfigField): string {
@@ -113,13 +119,13 @@ export function loadConfig<F extends ConfigFields>(spec: ConfigSpec<F>, environm
 
     const converted = field.convert(raw.text, raw.fromFile);
     if ('error' in converted) {
-      problems.push(`${field.env} is invalid, ${converted.error}: ${field.description}`);
+      problems.push(`${raw.source} is invalid, ${converted.error}: ${field.description}`);
       continue;
     }
     const validator = Compile(field.schema);
     if (!validator.Check(converted.value)) {
       const reason = validator.Errors(converted.value)[0]?.message ?? 'does not match its schema';
-      problems.push(`${field.env} is invalid, value ${reason}: ${field.description}`);
+      problems.push(`${raw.source} is invalid, value ${reason}: ${field.description}`);
       continue;
     }
     result[key] = converted.value;

@@ -79,6 +79,14 @@ describe('loadConfig', () => {
     expect(problems[0]).toMatch(/^AMI_PORT is invalid/);
   });
 
+  it('reads a fallback variable only when unset', () => {
+    const http = defineConfig('http-service', { port: env.port()('SERVICE_HTTP_PORT', { description: 'HTTP port', default: 8080, fallback: 'PORT' }) });
+    expect(loadConfig(http, {}).port).toBe(8080);
+    expect(loadConfig(http, { PORT: '3000' }).port).toBe(3000);
+    expect(loadConfig(http, { PORT: '3000', SERVICE_HTTP_PORT: '9000' }).port).toBe(9000);
+    expect(problemsOf(() => loadConfig(http, { PORT: 'http' }))[0]).toMatch(/^PORT is invalid/);
+  });
+
   it('rejects a secret set twice', () => {
     const problems = problemsOf(() =>
       loadConfig(spec, { AMI_HOST: 'h', AMI_SECRET: 'x', AMI_SECRET_FILE: secretFile('y') }),

@@ -123,8 +123,9 @@ export const opsFields = {
     default: '127.0.0.1',
   }),
   opsPort: env.port()('OPS_PORT', {
-    description: `port of the health and metrics endpoints (/healthz, /readyz, /metrics); unset, ami-bridge listens on ${DEFAULT_OPS_PORTS['ami-bridge']} and crm-sync on ${DEFAULT_OPS_PORTS['crm-sync']}, so set it per service, never in a file both read`,
+    description: `port of the health and metrics endpoints (/healthz, /readyz, /metrics); with neither OPS_PORT nor PORT set, ami-bridge listens on ${DEFAULT_OPS_PORTS['ami-bridge']} and crm-sync on ${DEFAULT_OPS_PORTS['crm-sync']}, so set it per service, never in a file both read`,
     optional: true,
+    fallback: 'PORT',
   }),
 };
 

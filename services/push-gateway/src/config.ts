@@ -39,7 +39,11 @@ const httpFields = {
     description: 'address the push gateway listens on (WebSocket, REST API, console, health and metrics)',
     default: '127.0.0.1',
   }),
-  httpPort: env.port()('PUSH_HTTP_PORT', { description: 'port the push gateway listens on (agent console, WebSocket, API, /healthz, /readyz, /metrics); not 8090, which webhook-ingress uses', default: 8080 }),
+  httpPort: env.port()('PUSH_HTTP_PORT', {
+    description: 'port the push gateway listens on (agent console, WebSocket, API, /healthz, /readyz, /metrics); not 8090, which webhook-ingress uses',
+    default: 8080,
+    fallback: 'PORT',
+  }),
   trustProxy: env.boolean()('PUSH_TRUST_PROXY', {
     description: 'trust X-Forwarded-For from a load balancer in front of the gateway, so rate limits and audit events see the client address',
     default: false,

@@ -17,6 +17,7 @@ const fields = {
   httpPort: env.port()('WEBHOOK_HTTP_PORT', {
     description: 'port of the webhook endpoint (/webhooks/elevenlabs, /healthz, /readyz, /metrics)',
     default: 8090,
+    fallback: 'PORT',
   }),
   tlsCertFile: env.path()('WEBHOOK_TLS_CERT_FILE', {
     description: 'PEM certificate (chain) for native HTTPS; leave unset behind a TLS-terminating proxy',
