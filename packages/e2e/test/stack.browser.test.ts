@@ -149,6 +149,10 @@ describe('cti up with the agent console', () => {
     const screenPops = cti('audit', '--agent', 'anna', '--since', '10m');
     expect(screenPops.status).toBe(0);
     expect(screenPops.stdout).toContain('screen_pop_sent');
+    const signed = cti('webhook', 'sign', '--body', 'testdata/elevenlabs/post_call_transcription.inbound_sip.json');
+    expect(signed.stderr).toBe('');
+    expect(signed.status).toBe(0);
+    expect(signed.stdout).toMatch(/t=\d+,v0=[0-9a-f]{64}/);
 
     // Ctrl-C stops everything cleanly.
     stack.kill('SIGINT');

@@ -34,8 +34,8 @@ export interface Auditor {
   recordLater(entry: AuditRecord): void;
   /** Keyed hash of a phone number, as written into audit events. */
   hashNumber(number: string): string;
-  /** Writes the pending summaries of throttled failures, at shutdown. */
-  flush(): void;
+  /** Writes the pending summaries of throttled failures and waits for them, at shutdown. */
+  flush(): Promise<void>;
 }
 
 export interface AuditorOptions {
@@ -113,18 +113,22 @@ export function createAuditor(options: AuditorOptions): Auditor {
     counter?.inc({ action: entry.action, result: 'stored' });
   };
 
+  // Summaries still being written, so shutdown can wait for them before the connection drains.
+  const summaries = new Set<Promise<void>>();
   const throttle = new RepeatThrottle<AuditRecord>({
     windowMs: THROTTLE_WINDOW_MS,
     freePerWindow: THROTTLE_FREE_EVENTS,
     maxKeys: THROTTLE_MAX_SOURCES,
     overflowKeyOf: (entry) => `${entry.action}|overflow`,
     onSummary: ({ sample, suppressed, seconds }) => {
-      publish({
+      const written = publish({
         ...sample,
         id: randomUUID(),
         reason: `${suppressed} more like this from the same source in ${seconds} s, not written one by one`,
         details: { ...(sample.details ?? {}), suppressed },
       }).catch((error: unknown) => options.logger.error({ err: error, action: sample.action }, 'audit summary not stored'));
+      summaries.add(written);
+      void written.finally(() => summaries.delete(written));
     },
   });
 
@@ -145,8 +149,9 @@ export function createAuditor(options: AuditorOptions): Auditor {
       });
     },
     hashNumber,
-    flush() {
+    async flush() {
       throttle.flush();
+      await Promise.all(summaries);
     },
   };
 }

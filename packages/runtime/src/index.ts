@@ -10,6 +10,7 @@ export {
   type OpsRoutesOptions,
   type ReadinessCheck,
 } from './ops.js';
+export { boundedServerFactory, jsonClientErrorHandler, type BoundedServerOptions, type ClientErrorResponses } from './http-server.js';
 export { RepeatThrottle, type RepeatThrottleOptions } from './repeat-throttle.js';
 export { createAuditor, type Auditor, type AuditRecord } from './audit.js';
 export { createHttpMetrics, httpRouteOf, observeHttpRequests, type HttpMetrics } from './http-metrics.js';

@@ -134,7 +134,7 @@ export async function runService<F extends ConfigFields>(
       registerJetStreamUsage({ jsm: bus.jsm, registry, logger, streams: [...owned, 'AUDIT', 'DLQ', ...bucketStreamsOf(spec.service)] });
       const auditor = createAuditor({ bus, service: spec.service, logger, phoneHashKey: settings.phoneHashKey, registry });
       // Before the drain, so the summaries of throttled failures still reach the stream.
-      steps.splice(steps.length - 1, 0, { name: 'flush audit summaries', run: async () => auditor.flush() });
+      steps.splice(steps.length - 1, 0, { name: 'flush audit summaries', run: () => auditor.flush() });
       await auditor.record({
         action: 'config_loaded',
         outcome: 'success',

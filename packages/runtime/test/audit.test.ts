@@ -24,7 +24,7 @@ describe('auditor throttling', () => {
     }
     expect(published).toHaveLength(20);
 
-    auditor.flush();
+    await auditor.flush();
     await new Promise((resolve) => setImmediate(resolve));
     expect(published).toHaveLength(21);
     const summary = published[20];
@@ -45,6 +45,6 @@ describe('auditor throttling', () => {
     expect(published.filter((event) => event.actor.ip === '198.51.100.2')).toHaveLength(20);
     expect(published.filter((event) => event.action === 'api_request')).toHaveLength(30);
     expect(published.filter((event) => event.actor.id === 'anna')).toHaveLength(30);
-    auditor.flush();
+    await auditor.flush();
   });
 });

@@ -44,6 +44,11 @@ const httpFields = {
     default: 8080,
     fallback: 'PORT',
   }),
+  requestTimeoutMs: env.integer({ minimum: 1000, maximum: 300_000 })('PUSH_REQUEST_TIMEOUT_MS', {
+    description:
+      'time a whole HTTP request (headers and body) may take to arrive, in milliseconds; a slower one gets 408. WebSocket connections are not affected once open',
+    default: 15_000,
+  }),
   trustProxy: env.boolean()('PUSH_TRUST_PROXY', {
     description: 'trust X-Forwarded-For from a load balancer in front of the gateway, so rate limits and audit events see the client address',
     default: false,

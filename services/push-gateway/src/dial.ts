@@ -61,20 +61,27 @@ export function normalizeDialNumber(raw: string): string | undefined {
   return DIAL_NUMBER.test(compact) ? compact : undefined;
 }
 
-/** Request id for a client's idempotency key: the same agent and key always give the same id. */
-export function requestIdForKey(agentId: string, key: string): string {
-  return `dial-${createHash('sha256').update(`${agentId}\n${key}`).digest('hex').slice(0, 40)}`;
+/**
+ * Request id for a client's idempotency key. The same agent, key, extension and number always
+ * give the same id, on every replica. The number is part of it because ami-bridge returns the
+ * first reply for a known id: a key reused for another number must never be answered with the
+ * first call's 202.
+ */
+export function requestIdForKey(agentId: string, key: string, extension: string, to: string): string {
+  return `dial-${createHash('sha256').update(`${agentId}\n${key}\n${extension}\n${to}`).digest('hex').slice(0, 40)}`;
 }
 
 export class Dialer {
   readonly #options: DialerOptions;
   /** Recent clicks without an idempotency key: agent, extension and number to the request id. */
   readonly #recent = new Map<string, { requestId: string; expiresAt: number }>();
+  /** Requests waiting for ami-bridge, and accepted ones inside the dedupe window. */
+  readonly #outcomes = new Map<string, { outcome: Promise<DialOutcome>; expiresAt: number }>();
   /**
-   * Requests waiting for ami-bridge, and accepted ones inside the dedupe window, with what they
-   * dial: a key sent again for another number is a client bug, not a retry.
+   * Extension and number of each idempotency key seen inside the dedupe window: a key sent
+   * again for another number is a client bug, not a retry, and gets 422.
    */
-  readonly #outcomes = new Map<string, { outcome: Promise<DialOutcome>; expiresAt: number; target: string }>();
+  readonly #keyTargets = new Map<string, { target: string; expiresAt: number }>();
   readonly #rate: WindowCounter;
 
   constructor(options: DialerOptions) {
@@ -120,18 +127,19 @@ export class Dialer {
 
     const now = this.#options.clock();
     this.#prune(now);
-    const requestId = this.#requestId(claims.agentId, extension, to, key, now);
     const target = `${extension}\n${to}`;
+    const keyTarget = key === undefined ? undefined : this.#keyTargets.get(`${claims.agentId}\n${key}`);
+    if (keyTarget !== undefined && keyTarget.target !== target) {
+      return {
+        outcome: 'idempotency_key_reused',
+        status: 422,
+        code: PushErrorCode.IDEMPOTENCY_KEY_REUSED,
+        message: 'this idempotency key was already used for another number or extension: use a new key for a new call',
+      };
+    }
+    const requestId = this.#requestId(claims.agentId, extension, to, key, now);
     const known = this.#outcomes.get(requestId);
     if (known !== undefined) {
-      if (known.target !== target) {
-        return {
-          outcome: 'idempotency_key_reused',
-          status: 422,
-          code: PushErrorCode.IDEMPOTENCY_KEY_REUSED,
-          message: 'this idempotency key was already used for another number or extension: use a new key for a new call',
-        };
-      }
       const outcome = await known.outcome;
       return outcome.outcome === 'accepted' ? { ...outcome, duplicate: true } : outcome;
     }
@@ -150,20 +158,31 @@ export class Dialer {
     }
 
     const pending = this.#originate(claims, extension, to, requestId);
-    this.#outcomes.set(requestId, { outcome: pending, expiresAt: Number.POSITIVE_INFINITY, target });
+    const keyName = key === undefined ? undefined : `${claims.agentId}\n${key}`;
+    this.#outcomes.set(requestId, { outcome: pending, expiresAt: Number.POSITIVE_INFINITY });
+    if (keyName !== undefined) {
+      this.#keyTargets.set(keyName, { target, expiresAt: Number.POSITIVE_INFINITY });
+    }
     const outcome = await pending;
     if (outcome.outcome === 'accepted') {
-      this.#outcomes.set(requestId, { outcome: pending, expiresAt: this.#options.clock() + this.#options.dedupeMs, target });
+      const expiresAt = this.#options.clock() + this.#options.dedupeMs;
+      this.#outcomes.set(requestId, { outcome: pending, expiresAt });
+      if (keyName !== undefined) {
+        this.#keyTargets.set(keyName, { target, expiresAt });
+      }
     } else {
-      // A failed request may be tried again at once, with the same id.
+      // A failed request may be tried again at once, with the same id or key.
       this.#outcomes.delete(requestId);
+      if (keyName !== undefined) {
+        this.#keyTargets.delete(keyName);
+      }
     }
     return outcome;
   }
 
   #requestId(agentId: string, extension: string, to: string, idempotencyKey: string | undefined, now: number): string {
     if (idempotencyKey !== undefined) {
-      return requestIdForKey(agentId, idempotencyKey);
+      return requestIdForKey(agentId, idempotencyKey, extension, to);
     }
     const clickKey = `${agentId}\n${extension}\n${to}`;
     const recent = this.#recent.get(clickKey);
@@ -224,6 +243,11 @@ export class Dialer {
     for (const [key, entry] of this.#outcomes) {
       if (entry.expiresAt <= now) {
         this.#outcomes.delete(key);
+      }
+    }
+    for (const [key, entry] of this.#keyTargets) {
+      if (entry.expiresAt <= now) {
+        this.#keyTargets.delete(key);
       }
     }
   }

@@ -25,6 +25,13 @@ import { verifyAgentToken, type AgentClaims, type AgentTokenKeys } from './token
 
 const checkClientFrame = Compile(ClientFrame);
 const INVALID_FRAME_WINDOW_MS = 60_000;
+const PEER_GONE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+
+/** True for socket errors that only mean the client went away. */
+export function isPeerGone(code: string | undefined): boolean {
+  return code !== undefined && PEER_GONE_CODES.has(code);
+}
+const TOKEN_REFRESH_MIN_INTERVAL_MS = 10_000;
 
 export interface SessionSettings {
   sendBufferBytes: number;
@@ -81,6 +88,7 @@ export class AgentSession {
   #bucket: number;
   #bucketAt = Date.now();
   readonly #invalidAt: number[] = [];
+  #lastRefreshAt = 0;
   #expiryTimer: NodeJS.Timeout | undefined;
   #warningTimer: NodeJS.Timeout | undefined;
 
@@ -95,11 +103,20 @@ export class AgentSession {
     socket.on('pong', () => {
       this.#alive = true;
     });
-    socket.on('close', (code) => this.#ended(code === CloseCode.MESSAGE_TOO_BIG ? 'error' : 'client'));
-    socket.on('error', (error) => {
-      this.#logger.info({ err: error }, 'websocket error');
+    // ws closes the socket itself after a protocol error (1007 invalid UTF-8, 1009 too big), and
+    // the close event then carries the peer's code, or 1006 when the peer never answers.
+    let protocolError = false;
+    socket.on('close', (code) => this.#ended(protocolError || code === CloseCode.MESSAGE_TOO_BIG ? 'error' : 'client'));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      const code = error.code ?? 'unknown';
+      if (isPeerGone(code)) {
+        this.#logger.debug({ code }, 'websocket connection reset by the client');
+        return;
+      }
+      protocolError = true;
+      // The client caused it, so no stack trace: the code names the rule it broke.
+      this.#logger.info({ code, reason: error.message }, 'websocket protocol error, connection closed');
     });
-    this.#scheduleExpiry();
   }
 
   // Created on first use: most sessions never log, and a pino child per connection costs memory.
@@ -139,6 +156,8 @@ export class AgentSession {
       expiresAt: new Date(this.#claims.expiresAt).toISOString(),
       heartbeatSeconds: Math.round(this.#context.settings.heartbeatIntervalMs / 1000),
     });
+    // Scheduled after the welcome, so a short-lived token's token_expiring never comes first.
+    this.#scheduleExpiry();
     const started = performance.now();
     const alreadySent = new Set<string>();
     let snapshotCursor: Cursor | undefined;
@@ -345,7 +364,7 @@ export class AgentSession {
     return true;
   }
 
-  #invalid(message: string): void {
+  #invalid(message: string, code: PushErrorCode = PushErrorCode.FRAME_INVALID): void {
     this.#context.metrics.inboundFrames.inc({ frame: 'invalid' });
     const now = Date.now();
     this.#invalidAt.push(now);
@@ -357,10 +376,16 @@ export class AgentSession {
       this.close(CloseCode.INVALID_FRAMES, 'too many invalid frames', 'invalid_frames');
       return;
     }
-    this.#sendControl({ type: 'error', code: PushErrorCode.FRAME_INVALID, message });
+    this.#sendControl({ type: 'error', code, message });
   }
 
   async #refresh(token: string): Promise<void> {
+    // Each accepted refresh is audited, so a client may not repeat them back to back: one per
+    // token lifetime is what a well-behaved client needs. Rejected ones count as invalid frames.
+    if (Date.now() - this.#lastRefreshAt < TOKEN_REFRESH_MIN_INTERVAL_MS) {
+      this.#invalid(`token refreshed less than ${TOKEN_REFRESH_MIN_INTERVAL_MS / 1000} s ago: send a fresh token when token_expiring arrives`, PushErrorCode.TOKEN_REFRESH_TOO_SOON);
+      return;
+    }
     let claims: AgentClaims;
     try {
       claims = await verifyAgentToken(this.#context.tokenKeys, token);
@@ -375,7 +400,8 @@ export class AgentSession {
         reason: 'refresh_rejected',
         details: { credential: 'agent_token', code },
       });
-      this.#sendControl({ type: 'error', code, message: error instanceof Error ? error.message : 'token rejected' });
+      // Counted as an invalid frame, so a client that keeps sending bad tokens is closed.
+      this.#invalid(error instanceof Error ? error.message : 'token rejected', code as PushErrorCode);
       return;
     }
     if (claims.agentId !== this.#claims.agentId) {
@@ -387,16 +413,13 @@ export class AgentSession {
         reason: 'token_agent_mismatch',
         details: { credential: 'agent_token', presentedAgentId: claims.agentId },
       });
-      this.#sendControl({
-        type: 'error',
-        code: PushErrorCode.TOKEN_AGENT_MISMATCH,
-        message: 'the fresh token is for another agent: open a new connection to switch agents',
-      });
+      this.#invalid('the fresh token is for another agent: open a new connection to switch agents', PushErrorCode.TOKEN_AGENT_MISMATCH);
       return;
     }
     if (this.#state === 'closed') {
       return;
     }
+    this.#lastRefreshAt = Date.now();
     const previous = this.#keys;
     this.#claims = claims;
     this.#keys = claims.extensions.map((extension) => extensionKey(claims.pbx, extension));

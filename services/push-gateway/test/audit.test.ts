@@ -100,6 +100,13 @@ describe('audit trail of the gateway', () => {
 
     client.send({ type: 'token', token: await harness.token('carla', ['103']) });
     await waitForAudit('token_refreshed', (event) => event.action === 'token_refreshed' && event.actor.id === 'carla');
+    // A second refresh at once is an invalid frame, not another audit event.
+    client.send({ type: 'token', token: await harness.token('carla', ['103']) });
+    const tooSoon = await client.waitForFrame(
+      (frame): frame is Extract<ServerFrame, { type: 'error' }> => frame.type === 'error' && frame.code === PushErrorCode.TOKEN_REFRESH_TOO_SOON,
+      'the refusal of a refresh too soon',
+    );
+    expect(tooSoon.message).toContain('token_expiring');
 
     const ringingAt = new Date(Date.now() - 250).toISOString();
     await harness.publish(CallerIdentified, { ...events.identified({ callId: 'audited-pop', extension: '103' }), ringingAt });

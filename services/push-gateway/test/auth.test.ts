@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -196,6 +197,52 @@ describe('stricter deployment settings', () => {
     const refusal = await AgentClient.refusal(harness.url, { token });
     expect(refusal.status).toBe(401);
     expect(refusal.body.code).toBe(PushErrorCode.TOKEN_INVALID);
+  });
+});
+
+describe('hostile HTTP clients', () => {
+  let harness: Harness;
+
+  beforeAll(async () => {
+    harness = await Harness.start({ PUSH_REQUEST_TIMEOUT_MS: '1000', LOG_LEVEL: 'info' });
+  });
+
+  afterAll(async () => {
+    await harness.close();
+  });
+
+  it('answers 408 to a trickled request body', async () => {
+    const port = new URL(harness.url).port;
+    const started = Date.now();
+    const response = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write('POST /v1/calls HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
+      });
+      const trickle = setInterval(() => socket.write(' '), 200);
+      socket.once('data', (chunk: Buffer) => {
+        clearInterval(trickle);
+        socket.destroy();
+        resolve(chunk.toString('utf8'));
+      });
+      socket.once('error', (error) => {
+        clearInterval(trickle);
+        reject(error);
+      });
+    });
+    expect(response.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+      expect(response).toContain(`"code":"${PushErrorCode.REQUEST_TIMEOUT}"`);
+    // The deadline is 1 s; Node checks it every second.
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('logs a bounded number of rejections', async () => {
+    for (let index = 0; index < 40; index += 1) {
+      await fetch(`${harness.url}/v1/me`, { headers: { authorization: 'Bearer x.y.z' } });
+    }
+    // 30 failures a minute get 401 and the rest 429: at most 20 lines per code.
+    const rejected = harness.instance.logs.lines.filter((line) => line['msg'] === 'request rejected');
+    expect(rejected.filter((line) => line['code'] === PushErrorCode.TOKEN_INVALID)).toHaveLength(20);
+    expect(rejected.filter((line) => line['code'] === PushErrorCode.AUTH_RATE_LIMITED)).toHaveLength(10);
   });
 });
 

@@ -244,4 +244,21 @@ describe('click-to-dial rate limit', () => {
     });
     expect(response.status).toBe(202);
   });
+
+  it('dials the new number for a key reused after its window', async () => {
+    // PUSH_DIAL_DEDUPE_SECONDS is 0 here: the gateway no longer remembers the key's first number.
+    const token = await harness.token('erin', ['108']);
+    const dial = (to: string) =>
+      fetch(`${harness.url}/v1/calls`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': 'erin-key-1' },
+        body: JSON.stringify({ to }),
+      });
+    const first = (await (await dial('15550100041')).json()) as { requestId: string; duplicate: boolean };
+    const second = (await (await dial('15550100042')).json()) as { requestId: string; duplicate: boolean };
+    expect(second.duplicate).toBe(false);
+    expect(second.requestId).not.toBe(first.requestId);
+    const placed = bridge.requests.filter((request) => request.agentId === 'erin').map((request) => request.to);
+    expect(placed).toEqual(['15550100041', '15550100042']);
+  });
 });

@@ -2,7 +2,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { Publisher } from '@cti/bus';
 import type { Logger } from '@cti/logging';
-import { createHttpMetrics, httpRouteOf, observeHttpRequests, registerOpsRoutes, RepeatThrottle, type Auditor } from '@cti/runtime';
+import { boundedServerFactory, createHttpMetrics, jsonClientErrorHandler, httpRouteOf, observeHttpRequests, registerOpsRoutes, RepeatThrottle, type Auditor } from '@cti/runtime';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -28,6 +28,8 @@ export interface IngressAppOptions {
   /** Conversation-init settings; without them the route does not exist. */
   conversationInit: { secrets: readonly string[]; header: string; lookupTimeoutMs: number } | undefined;
   allowedIps: readonly string[] | undefined;
+  /** Time a whole request may take to arrive, in milliseconds. */
+  requestTimeoutMs: number;
   /** Body limit of every route but the post-call webhook. */
   bodyLimitBytes: number;
   postCallBodyLimitBytes: number;
@@ -52,29 +54,25 @@ export interface IngressAppOptions {
   now?: () => number;
 }
 
-// Long enough for the largest audio webhook from a cloud sender, short enough to free a stuck buffer.
-const REQUEST_TIMEOUT_MS = 60_000;
-
 // A year, with subdomains, as recommended for HSTS once HTTPS is known to work on the host.
 const HSTS_MAX_AGE_SECONDS = 365 * 24 * 60 * 60;
 
 function createFastify(options: IngressAppOptions): FastifyInstance {
-  const common = {
+  return Fastify({
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
     // One line per request is written by `logResponse`, with the outcome, not Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: trustProxyOption(options.trustProxy),
     bodyLimit: options.bodyLimitBytes,
     return503OnClosing: true,
-    // A client that trickles its body pins its buffer: the whole request must arrive in this time.
-    requestTimeout: REQUEST_TIMEOUT_MS,
-  };
-  if (options.https === undefined) {
-    return Fastify(common);
-  }
-  // Fastify types an HTTPS instance with https.Server; routes and hooks are the same, so the
-  // rest of the service keeps one instance type.
-  return Fastify({ ...common, https: options.https }) as unknown as FastifyInstance;
+    // A client that trickles its body pins its buffer: the whole request must arrive in this
+    // time. With a certificate the same factory serves native HTTPS.
+    serverFactory: boundedServerFactory({ requestTimeoutMs: options.requestTimeoutMs, tls: options.https }),
+    clientErrorHandler: jsonClientErrorHandler({
+      codes: { timeout: WebhookErrorCode.REQUEST_TIMEOUT, headersTooLarge: WebhookErrorCode.HEADERS_TOO_LARGE, malformed: WebhookErrorCode.REQUEST_MALFORMED },
+      body: (code, message) => ({ error: { code, message } }),
+    }),
+  });
 }
 
 /**

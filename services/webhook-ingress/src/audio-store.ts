@@ -11,10 +11,9 @@ export type AudioObject = AiConversationAudio['object'];
 export interface AudioStore {
   /**
    * Stores the audio unless an identical object is already there. `created` is true when this
-   * call wrote it, so a caller that then finds the delivery was a duplicate can remove it again.
+   * call wrote it; two concurrent calls with the same audio may both report it.
    */
   save(conversationId: string, audio: Buffer): Promise<{ object: AudioObject; created: boolean }>;
-  remove(name: string): Promise<void>;
 }
 
 export interface ObjectAudioStoreOptions {
@@ -73,9 +72,6 @@ export function objectAudioStore(store: ObjectStore, bucket: string, options: Ob
         { timeout: options.timeoutMs },
       );
       return { object, created: true };
-    },
-    async remove(name) {
-      await store.delete(name);
     },
   };
 }

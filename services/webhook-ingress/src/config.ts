@@ -58,6 +58,11 @@ const fields = {
     description: "source addresses or networks allowed to call the webhook routes, comma-separated (ElevenLabs' published egress IPs); unset allows any source",
     optional: true,
   }),
+  requestTimeoutMs: env.integer({ minimum: 1000, maximum: 600_000 })('WEBHOOK_REQUEST_TIMEOUT_MS', {
+    description:
+      'time a whole request (headers and body) may take to arrive, in milliseconds; a slower one gets 408, so a client that trickles its body cannot keep its buffer in memory',
+    default: 60_000,
+  }),
   bodyLimitBytes: env.integer({ minimum: 1024, maximum: 16 * MIB })('WEBHOOK_BODY_LIMIT_BYTES', {
     description: 'largest request body of conversation-init and every other route but the post-call webhook, in bytes',
     default: 64 * 1024,

@@ -181,8 +181,12 @@ function decodeAudio(text: string): Buffer {
 /**
  * Stores the audio in the object store, then publishes the reference. If the publish fails the
  * response is 503 and the object stays; the retry finds it by name and content and publishes
- * again, so a delivery is never half accepted. An object written for a delivery that turns out
- * to be a duplicate is removed again.
+ * again, so a delivery is never half accepted.
+ *
+ * NOTE: an object written for a delivery that turns out to be a duplicate is kept. Objects are
+ * named by content, so when two copies of one delivery race, both write the same object and the
+ * stored event refers to it: removing it would lose accepted audio. Only a duplicate with other
+ * content leaves an object no event refers to, until the bucket's retention ages it out.
  */
 async function ingestAudio(body: unknown, deps: IngestDependencies): Promise<IngestResult> {
   const payload = validate(Validators.postCallAudio, body, 'post_call_audio');
@@ -203,9 +207,7 @@ async function ingestAudio(body: unknown, deps: IngestDependencies): Promise<Ing
   const conversation = { conversationId: payload.data.conversation_id, agentId: payload.data.agent_id };
   const published = await store(AiConversationAudio, audioEvent(conversation, saved.object, stamp), payload.type, deps);
   if (published.duplicate && saved.created) {
-    await deps.audioStore.remove(saved.object.name).catch((error: unknown) => {
-      deps.logger.warn({ err: error, object: saved.object.name }, 'audio object of a duplicate delivery not removed');
-    });
+    deps.logger.info({ conversationId: conversation.conversationId, object: saved.object.name }, 'audio of a duplicate delivery kept until retention');
   }
   return resultOf(payload.type, AiConversationAudio.name, conversation.conversationId, published);
 }

@@ -39,6 +39,7 @@ await runService(WebhookIngressConfig, async (context) => {
         ? undefined
         : { secrets: config.conversationInitSecrets, header: config.conversationInitHeader, lookupTimeoutMs: config.callerLookupTimeoutMs },
     allowedIps: config.allowedIps,
+    requestTimeoutMs: config.requestTimeoutMs,
     bodyLimitBytes: config.bodyLimitBytes,
     postCallBodyLimitBytes: config.postCallBodyLimitBytes,
     rateLimit: { max: config.rateLimitMax, windowSeconds: config.rateLimitWindowSeconds },

@@ -125,17 +125,30 @@ describe('audio durability', () => {
     expect(await ingress.metric('cti_webhook_audio_bytes_total')).toBeGreaterThanOrEqual(content.length);
   });
 
-  it('removes the audio of a duplicate delivery with different content', async () => {
+  it('keeps the referenced audio of a duplicate with other content', async () => {
     const first = audioWithContent('conv_audio_duplicate', Buffer.concat([Buffer.from('ID3'), Buffer.alloc(512, 1)]));
     const second = audioWithContent('conv_audio_duplicate', Buffer.concat([Buffer.from('ID3'), Buffer.alloc(512, 2)]));
 
     expect((await deliver(ingress.url, first.body, first.signature)).json()).toEqual({ status: 'stored' });
     expect((await deliver(ingress.url, second.body, second.signature)).json()).toEqual({ status: 'duplicate' });
 
-    const names = (await objectNames()).filter((name) => name.startsWith('conv_audio_duplicate/'));
-    expect(names.length).toBe(1);
-    const event = (await ingress.messages('AI')).find((message) => message['conversationId'] === 'conv_audio_duplicate');
-    expect((event?.['object'] as Record<string, unknown>)['name']).toBe(names[0]);
+    const events = (await ingress.messages('AI')).filter((message) => message['conversationId'] === 'conv_audio_duplicate');
+    expect(events).toHaveLength(1);
+    const referenced = (events[0]?.['object'] as Record<string, unknown>)['name'];
+    expect(await objectNames()).toContain(referenced);
+  });
+
+  it('keeps the audio when copies of one delivery race', async () => {
+    const content = Buffer.concat([Buffer.from('ID3'), Buffer.alloc(256 * 1024, 9)]);
+    const delivery = audioWithContent('conv_audio_race', content);
+    const answers = await Promise.all([1, 2, 3, 4].map(() => deliver(ingress.url, delivery.body, delivery.signature)));
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
+    expect(answers.filter((answer) => answer.json()['status'] === 'stored')).toHaveLength(1);
+
+    const events = (await ingress.messages('AI')).filter((message) => message['conversationId'] === 'conv_audio_race');
+    expect(events).toHaveLength(1);
+    const referenced = (events[0]?.['object'] as Record<string, unknown>)['name'];
+    expect(await objectNames()).toContain(referenced);
   });
 
   it('rejects audio that is not base64', async () => {

@@ -150,6 +150,7 @@ export async function startIngress(natsUrl: string, overrides: IngressOverrides 
     window: { maxAgeSeconds: 1800, maxFutureSeconds: 300 },
     conversationInit: { secrets: ['init-shared-secret-5f1e2d'], header: 'X-Conversation-Init-Secret', lookupTimeoutMs: 1500 },
     allowedIps: undefined,
+    requestTimeoutMs: 60_000,
     bodyLimitBytes: 64 * 1024,
     postCallBodyLimitBytes: 1024 * 1024,
     rateLimit: { max: 10_000, windowSeconds: 10 },

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -107,6 +108,38 @@ describe('rejection log lines', () => {
         await ingress.close();
       }
     }
+  });
+});
+
+describe('request deadline', () => {
+  it('answers 408 to a trickled body and keeps serving', async () => {
+    await withIngress({ requestTimeoutMs: 1000 }, async (ingress) => {
+      const port = Number(new URL(ingress.url).port);
+      // A current, well-formed signature header: the body is read only after it passes.
+      const { signature } = delivery('conv_trickled');
+      const started = Date.now();
+      const response = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write(
+            `POST /webhooks/elevenlabs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nElevenLabs-Signature: ${signature}\r\nContent-Length: 100000\r\n\r\n{`,
+          );
+        });
+        const trickle = setInterval(() => socket.write(' '), 200);
+        socket.once('data', (chunk: Buffer) => {
+          clearInterval(trickle);
+          socket.destroy();
+          resolve(chunk.toString('utf8'));
+        });
+        socket.once('error', (error) => {
+          clearInterval(trickle);
+          reject(error);
+        });
+      });
+      expect(response.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+      expect(response).toContain(`"code":"${WebhookErrorCode.REQUEST_TIMEOUT}"`);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect((await send(ingress.url, { method: 'GET', path: '/healthz' })).status).toBe(200);
+    });
   });
 });
 

@@ -14,6 +14,16 @@ interface CallEventSummary {
   talkSeconds?: number;
 }
 
+// C0 and C1 control characters, DEL included: a caller name comes from the caller's own phone or
+// carrier, and an escape sequence in it would drive the operator's terminal.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** Text from a call event made safe for a terminal: control characters become `\xNN`. */
+export function terminalSafe(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (character) => `\\x${character.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /**
  * Prints one short line per call event, so a newcomer sees calls flow without reading JSON logs.
  * Numbers are masked as in the logs.
@@ -36,7 +46,8 @@ export function followCalls(connection: NatsConnection, output: Writable): Subsc
       const caller = party?.number === undefined || party.number === '' ? '' : ` ${word} ${maskPhoneNumber(party.number)}${party.name === undefined ? '' : ` "${party.name}"`}`;
       const outcome = event.disposition === undefined ? '' : ` ${event.disposition}, talk ${String(event.talkSeconds ?? 0)} s`;
       const extension = event.extension === undefined ? '' : ` ext ${event.extension}`;
-      output.write(`[calls] ${event.type ?? message.subject}${extension} ${event.direction ?? ''}${caller}${outcome} (call ${event.callId ?? '?'})\n`);
+      const line = `[calls] ${event.type ?? message.subject}${extension} ${event.direction ?? ''}${caller}${outcome} (call ${event.callId ?? '?'})`;
+      output.write(`${terminalSafe(line)}\n`);
     },
   });
 }

@@ -186,7 +186,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const pushPort = await choosePort(portSetting(environment, 'PUSH_HTTP_PORT', 8080));
 
     const webhookEnvironment: Record<string, string> = { ...environment, WEBHOOK_HTTP_PORT: String(webhookPort) };
-    defaultSecret(webhookEnvironment, 'ELEVENLABS_WEBHOOK_SECRETS', localSecret(secrets, 'elevenlabs-webhook-secret').path);
+    defaultSecret(webhookEnvironment, 'ELEVENLABS_WEBHOOK_SECRETS', localSecret(secrets, 'elevenlabs-webhook-secret').path, forCommands);
     defaultSecret(webhookEnvironment, 'ELEVENLABS_CONVERSATION_INIT_SECRETS', localSecret(secrets, 'elevenlabs-conversation-init-secret').path);
 
     const pushEnvironment: Record<string, string> = { ...environment, PUSH_HTTP_PORT: String(pushPort) };

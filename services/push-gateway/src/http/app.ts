@@ -3,12 +3,13 @@ import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyWebsocket from '@fastify/websocket';
 import type { Logger } from '@cti/logging';
-import { httpRouteOf, observeHttpRequests, registerOpsRoutes, type ReadinessCheck } from '@cti/runtime';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { boundedServerFactory, httpRouteOf, jsonClientErrorHandler, observeHttpRequests, registerOpsRoutes, RepeatThrottle, type ReadinessCheck } from '@cti/runtime';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 
 import { PushError, PushErrorCode } from '../errors.js';
 import { SUBPROTOCOL } from '../protocol.js';
+import { isPeerGone } from '../session.js';
 import { rejectAuthentication } from './auth.js';
 import { auditApiRequests } from './request-audit.js';
 import { registerCallRoutes } from './routes/calls.js';
@@ -26,7 +27,6 @@ export interface AppOptions {
 }
 
 const BODY_LIMIT_BYTES = 16 * 1024;
-const REQUEST_TIMEOUT_MS = 15_000;
 
 /** Builds the gateway's HTTP server: plugins, then routes. Listening is the caller's job. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -40,8 +40,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: settings.trustProxy,
     bodyLimit: BODY_LIMIT_BYTES,
     // Bodies here are at most 16 KB: a request that has not arrived whole in this time is a
-    // trickling client holding a socket, not a slow network. Upgraded sockets are not affected.
-    requestTimeout: REQUEST_TIMEOUT_MS,
+    // trickling client holding a socket, not a slow network.
+    serverFactory: boundedServerFactory({ requestTimeoutMs: settings.requestTimeoutMs }),
+    clientErrorHandler: jsonClientErrorHandler({
+      codes: { timeout: PushErrorCode.REQUEST_TIMEOUT, headersTooLarge: PushErrorCode.HEADERS_TOO_LARGE, malformed: PushErrorCode.REQUEST_INVALID },
+      body: (code, message) => ({ code, message }),
+    }),
     logController: new LogController({ disableRequestLogging: true }),
   });
   app.decorateRequest('agent', null);
@@ -90,6 +94,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     preClose: async () => {
       await services.hub.shutdown();
     },
+    // Socket errors a client causes (invalid UTF-8, an oversized frame, a reset) are logged by
+    // the session at info level, and ws closes the socket with the matching code itself. The
+    // plugin's default would log each one as an error with its stack and cut the close frame.
+    errorHandler: (error, socket, request) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code?.startsWith('WS_ERR_') === true || isPeerGone(code)) {
+        return;
+      }
+      request.log.error({ err: error }, 'websocket handler failed');
+      socket.terminate();
+    },
   });
 
   app.addHook('onRequest', async (request) => {
@@ -105,15 +120,34 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   });
 
+  // A client without credentials can cause rejections as fast as it sends requests: past the
+  // first few per address and code a minute, they are counted in one summary line.
+  const rejections = new RepeatThrottle<{ ip: string; code: string }>({
+    windowMs: 60_000,
+    freePerWindow: 20,
+    maxKeys: 10_000,
+    onSummary: ({ sample, suppressed, seconds }) =>
+      loggerInstance.info({ ip: sample.ip, code: sample.code, suppressed, seconds }, 'further rejected requests from this address not logged one by one'),
+  });
+  app.addHook('onClose', async () => rejections.flush());
+  const logRejection = (request: FastifyRequest, code: string, fields: Record<string, unknown>) => {
+    if (rejections.admit(`${request.ip}|${code}`, { ip: request.ip, code })) {
+      request.log.info({ ...fields, ip: request.ip }, 'request rejected');
+    }
+  };
+
   app.setErrorHandler((error: FastifyError | PushError, request, reply) => {
     if (error instanceof PushError) {
-      const level = error.statusCode >= 500 ? 'error' : 'info';
-      request.log[level]({ code: error.code, status: error.statusCode, route: request.routeOptions.url }, 'request rejected');
+      if (error.statusCode >= 500) {
+        request.log.error({ code: error.code, status: error.statusCode, route: request.routeOptions.url }, 'request rejected');
+      } else {
+        logRejection(request, error.code, { code: error.code, status: error.statusCode, route: request.routeOptions.url });
+      }
       return reply.code(error.statusCode).send({ code: error.code, message: error.message });
     }
     const status = error.statusCode ?? 500;
     if (status < 500) {
-      request.log.info({ status, route: request.routeOptions.url, reason: error.code }, 'request rejected');
+      logRejection(request, error.code ?? String(status), { status, route: request.routeOptions.url, reason: error.code });
       return reply.code(status).send({ code: PushErrorCode.REQUEST_INVALID, message: `invalid request: ${error.message}` });
     }
     request.log.error({ err: error, route: request.routeOptions.url }, 'request failed');
