@@ -194,6 +194,28 @@ describe('security headers and HTTPS', () => {
   });
 });
 
+describe('event size limit', () => {
+  it('rejects an oversized event with 413', async () => {
+    // The normalized inbound transcription is about 2.1 KB.
+    await withIngress({ maxEventBytes: 1024 }, async (ingress) => {
+      const before = await ingress.lastSequence('AI');
+      const signed = variant('post_call_transcription.inbound_sip', (json) => {
+        (json['data'] as Record<string, unknown>)['conversation_id'] = 'conv_event_too_large';
+      });
+      const response = await deliver(ingress.url, signed.body, signed.signature);
+
+      expect(response.status).toBe(413);
+      const error = response.json()['error'] as Record<string, unknown>;
+      expect(error['code']).toBe(WebhookErrorCode.EVENT_TOO_LARGE);
+      expect(error['message']).toMatch(/^the post_call_transcription event is \d+ bytes, more than the 1024 the event stream accepts$/);
+      expect(await ingress.lastSequence('AI')).toBe(before);
+      const logged = ingress.logs.lines.find((line) => line['msg'] === 'webhook delivery too large to store');
+      expect(logged?.['level']).toBe('error');
+      expect(logged?.['statusCode']).toBe(413);
+    });
+  });
+});
+
 describe('metrics', () => {
   it('serves the request and failure counters on /metrics', async () => {
     await withIngress({}, async (ingress) => {
