@@ -159,6 +159,23 @@ describe('security headers and HTTPS', () => {
       expect(response.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
       expect(response.headers['x-content-type-options']).toBe('nosniff');
       expect(response.headers['content-security-policy']).toContain("default-src 'none'");
+      expect(response.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+      expect(response.headers['x-frame-options']).toBe('SAMEORIGIN');
+    });
+  });
+
+  it('sends the same headers on errors', async () => {
+    await withIngress({}, async (ingress) => {
+      const healthy = await send(ingress.url, { method: 'GET', path: '/healthz' });
+      const rejected = await deliver(ingress.url, '{}', undefined);
+      const missing = await send(ingress.url, { method: 'GET', path: '/nothing-here' });
+      expect(rejected.status).toBe(401);
+      expect(missing.status).toBe(404);
+      for (const name of ['strict-transport-security', 'content-security-policy', 'x-content-type-options', 'referrer-policy', 'cross-origin-resource-policy']) {
+        expect(healthy.headers[name]).toBeDefined();
+        expect(rejected.headers[name]).toBe(healthy.headers[name]);
+        expect(missing.headers[name]).toBe(healthy.headers[name]);
+      }
     });
   });
 
