@@ -5,8 +5,8 @@
 //   node --conditions=source --import tsx bench/webhook/publish-cpu.ts [--publishes 20000] [--rounds 3]
 //
 // Both send the same pre-encoded 2 KB message with a fresh Nats-Msg-Id to a file-storage stream.
-// The figure is CPU time of this process (user and system) divided by the publishes; it includes
-// the socket writes and reads, but not the work of nats-server.
+// The figure is the CPU time of this process (user and system) divided by the publishes. It
+// includes the socket writes and reads, but not the work of nats-server.
 import { parseArgs } from 'node:util';
 
 import { Bus, PubAckTracker } from '@cti/bus';
