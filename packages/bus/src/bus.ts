@@ -11,6 +11,7 @@ import { ensureKvBucket, ensureObjectStore, type BucketName, type EnsureBucketOp
 import { connectNats, type NatsSettings } from './connect.js';
 import { startConsumer, type ConsumerSpec, type MessageHandler, type RunningConsumer } from './consume.js';
 import { createBusMetrics, type BusMetrics } from './metrics.js';
+import { PubAckTracker } from './pub-ack.js';
 import { createPublisher, type PublishOptions, type PublishResult, type Publisher } from './publish.js';
 import { request, requestAll, serve, type RequestHandler, type ServeOptions } from './rpc.js';
 import { ensureStreams, waitForStreams, type RetentionOverrides, type WaitForStreamsOptions } from './streams.js';
@@ -33,6 +34,7 @@ export class Bus {
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly metrics: BusMetrics | undefined;
+  readonly #acks: PubAckTracker;
   readonly #publisher: Publisher;
   readonly #logger: Logger;
   readonly #consumers: RunningConsumer[] = [];
@@ -51,10 +53,8 @@ export class Bus {
     this.#logger = options.logger;
     this.#serviceInboxes = options.inboxPrefix !== undefined;
     this.metrics = options.registry === undefined ? undefined : createBusMetrics(options.registry);
-    this.#publisher = createPublisher(this.js, {
-      ...(options.publishTimeoutMs === undefined ? {} : { timeoutMs: options.publishTimeoutMs }),
-      ...(this.metrics === undefined ? {} : { metrics: this.metrics }),
-    });
+    this.#acks = new PubAckTracker(connection, options.inboxPrefix);
+    this.#publisher = this.createPublisher(options.publishTimeoutMs === undefined ? {} : { timeoutMs: options.publishTimeoutMs });
   }
 
   static async connect(settings: NatsSettings, options: BusOptions): Promise<Bus> {
@@ -120,6 +120,17 @@ export class Bus {
 
   get publisher(): Publisher {
     return this.#publisher;
+  }
+
+  /**
+   * Returns a publisher with its own acknowledgement timeout (5 s by default). It shares the
+   * connection, the acknowledgement subscription, the batches and the metrics of this bus.
+   */
+  createPublisher(options: { timeoutMs?: number } = {}): Publisher {
+    return createPublisher(this.#acks, {
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(this.metrics === undefined ? {} : { metrics: this.metrics }),
+    });
   }
 
   async consume(spec: ConsumerSpec, handler: MessageHandler): Promise<RunningConsumer> {

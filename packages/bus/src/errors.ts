@@ -12,6 +12,7 @@ export const BusErrorCode = defineErrorCodes('BUS', {
   PERMISSION_DENIED: 'CTI_ERR_BUS_PERMISSION_DENIED',
   STREAM_SETUP_FAILED: 'CTI_ERR_BUS_STREAM_SETUP_FAILED',
   MESSAGE_UNDECODABLE: 'CTI_ERR_BUS_MESSAGE_UNDECODABLE',
+  MESSAGE_TOO_LARGE: 'CTI_ERR_BUS_MESSAGE_TOO_LARGE',
 });
 
 export type BusErrorCode = (typeof BusErrorCode)[keyof typeof BusErrorCode];

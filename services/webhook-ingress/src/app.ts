@@ -1,4 +1,3 @@
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { Publisher } from '@cti/bus';
 import type { Logger } from '@cti/logging';
@@ -20,6 +19,7 @@ import { createIngressMetrics, type IngressMetrics } from './metrics.js';
 import { createSourceFilter, type TrustProxySetting } from './network.js';
 import { conversationInitRoutes } from './routes/conversation-init.js';
 import { postCallRoutes } from './routes/post-call.js';
+import { helmetHeaders } from './security-headers.js';
 import type { TimestampWindow } from './signature.js';
 
 export interface IngressAppOptions {
@@ -95,9 +95,13 @@ export async function buildIngressApp(options: IngressAppOptions): Promise<{ app
   decorateRequestState(app);
   observeHttpRequests(app, http);
 
-  await app.register(helmet, {
+  const securityHeaders = helmetHeaders({
     hsts: { maxAge: HSTS_MAX_AGE_SECONDS, includeSubDomains: true },
     contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  });
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(securityHeaders);
+    done();
   });
   await app.register(rateLimit, {
     global: false,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-import type { Publisher, PublishResult } from '@cti/bus';
+import { BusErrorCode, type Publisher, type PublishResult } from '@cti/bus';
 import {
   AiCallFailed,
   AiConversationAudio,
@@ -121,19 +121,19 @@ async function store<S extends TSchema>(
   webhookType: string,
   deps: IngestDependencies,
 ): Promise<PublishResult> {
-  const size = Buffer.byteLength(JSON.stringify(message));
-  if (size > deps.maxEventBytes) {
-    throw new WebhookError(WebhookErrorCode.EVENT_TOO_LARGE, `the ${webhookType} event is ${size} bytes, more than the ${deps.maxEventBytes} the event stream accepts`, {
-      details: { size, limit: deps.maxEventBytes },
-    });
-  }
   let result: PublishResult;
   try {
-    result = await deps.publisher.publish(contract, message);
+    result = await deps.publisher.publish(contract, message, { maxBytes: deps.maxEventBytes });
   } catch (error) {
     if (CtiError.is(error, ContractErrorCode.MESSAGE_INVALID)) {
       // The payload passed its schema, so a contract failure is a normalization bug.
       throw new WebhookError(WebhookErrorCode.INTERNAL, 'the delivery could not be converted into an event', { cause: error });
+    }
+    if (CtiError.is(error, BusErrorCode.MESSAGE_TOO_LARGE)) {
+      const size = Number(error.details['size']);
+      throw new WebhookError(WebhookErrorCode.EVENT_TOO_LARGE, `the ${webhookType} event is ${size} bytes, more than the ${deps.maxEventBytes} the event stream accepts`, {
+        details: { size, limit: deps.maxEventBytes },
+      });
     }
     throw unavailable(deps, error);
   }

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 
-import { createPublisher } from '@cti/bus';
 import { CallerLookupReply, CallerLookupRequest, Streams, streamsOwnedBy } from '@cti/contracts';
 import { runService } from '@cti/runtime';
 
@@ -21,10 +20,7 @@ await runService(WebhookIngressConfig, async (context) => {
     retention: { maxAgeSeconds: config.aiAudioMaxAgeSeconds, maxBytes: config.aiAudioMaxBytes },
     replicas: config.jetstreamReplicas,
   });
-  const publisher = createPublisher(bus.js, {
-    timeoutMs: config.publishTimeoutMs,
-    ...(bus.metrics === undefined ? {} : { metrics: bus.metrics }),
-  });
+  const publisher = bus.createPublisher({ timeoutMs: config.publishTimeoutMs });
   const maxPayload = bus.connection.info?.max_payload ?? Streams.AI.maxMessageBytes;
   const trustProxy = parseTrustProxy(config.trustProxy);
   if (!Array.isArray(trustProxy) && typeof trustProxy === 'object') {

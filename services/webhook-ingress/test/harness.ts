@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 
-import { Bus, createPublisher, type Publisher } from '@cti/bus';
+import { Bus, type Publisher } from '@cti/bus';
 import { CallerLookupReply, CallerLookupRequest, Streams } from '@cti/contracts';
 import { createLogger } from '@cti/logging';
 import { createAuditor } from '@cti/runtime';
@@ -140,7 +140,7 @@ export async function startIngress(natsUrl: string, overrides: IngressOverrides 
   const bus = await Bus.connect({ natsUrl }, { name: 'webhook-ingress-test', logger, registry });
   await bus.ensureStreams(['AI', 'AUDIT']);
   const audioStore = overrides.audioStore ?? (await openAudioStore(bus, { logger, timeoutMs: 2000 }));
-  const basePublisher = createPublisher(bus.js, { timeoutMs: overrides.publishTimeoutMs ?? 1500 });
+  const basePublisher = bus.createPublisher({ timeoutMs: overrides.publishTimeoutMs ?? 1500 });
   const publisher = overrides.wrapPublisher?.(basePublisher) ?? basePublisher;
   const auditor = createAuditor({ bus, service: 'webhook-ingress', logger, phoneHashKey: PHONE_HASH_KEY });
   let nowMs = FIXTURE_NOW_MS;

@@ -192,6 +192,23 @@ describe('security headers and HTTPS', () => {
       expect(response.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
       expect(response.headers['x-content-type-options']).toBe('nosniff');
       expect(response.headers['content-security-policy']).toContain("default-src 'none'");
+      expect(response.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+      expect(response.headers['x-frame-options']).toBe('SAMEORIGIN');
+    });
+  });
+
+  it('sends the same headers on errors', async () => {
+    await withIngress({}, async (ingress) => {
+      const healthy = await send(ingress.url, { method: 'GET', path: '/healthz' });
+      const rejected = await deliver(ingress.url, '{}', undefined);
+      const missing = await send(ingress.url, { method: 'GET', path: '/nothing-here' });
+      expect(rejected.status).toBe(401);
+      expect(missing.status).toBe(404);
+      for (const name of ['strict-transport-security', 'content-security-policy', 'x-content-type-options', 'referrer-policy', 'cross-origin-resource-policy']) {
+        expect(healthy.headers[name]).toBeDefined();
+        expect(rejected.headers[name]).toBe(healthy.headers[name]);
+        expect(missing.headers[name]).toBe(healthy.headers[name]);
+      }
     });
   });
 
@@ -224,6 +241,28 @@ describe('security headers and HTTPS', () => {
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
+  });
+});
+
+describe('event size limit', () => {
+  it('rejects an oversized event with 413', async () => {
+    // The normalized inbound transcription is about 2.1 KB.
+    await withIngress({ maxEventBytes: 1024 }, async (ingress) => {
+      const before = await ingress.lastSequence('AI');
+      const signed = variant('post_call_transcription.inbound_sip', (json) => {
+        (json['data'] as Record<string, unknown>)['conversation_id'] = 'conv_event_too_large';
+      });
+      const response = await deliver(ingress.url, signed.body, signed.signature);
+
+      expect(response.status).toBe(413);
+      const error = response.json()['error'] as Record<string, unknown>;
+      expect(error['code']).toBe(WebhookErrorCode.EVENT_TOO_LARGE);
+      expect(error['message']).toMatch(/^the post_call_transcription event is \d+ bytes, more than the 1024 the event stream accepts$/);
+      expect(await ingress.lastSequence('AI')).toBe(before);
+      const logged = ingress.logs.lines.find((line) => line['msg'] === 'webhook delivery too large to store');
+      expect(logged?.['level']).toBe('error');
+      expect(logged?.['statusCode']).toBe(413);
+    });
   });
 });
 
