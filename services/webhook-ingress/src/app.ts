@@ -19,6 +19,7 @@ import { createIngressMetrics, type IngressMetrics } from './metrics.js';
 import { createSourceFilter, type TrustProxySetting } from './network.js';
 import { conversationInitRoutes } from './routes/conversation-init.js';
 import { postCallRoutes } from './routes/post-call.js';
+import { BodyBudget } from './body-budget.js';
 import { helmetHeaders } from './security-headers.js';
 import type { TimestampWindow } from './signature.js';
 
@@ -33,6 +34,8 @@ export interface IngressAppOptions {
   /** Body limit of every route but the post-call webhook. */
   bodyLimitBytes: number;
   postCallBodyLimitBytes: number;
+  /** Bytes of unverified post-call bodies buffered at once, across all requests. */
+  bodyBytesInFlight: number;
   rateLimit: { max: number; windowSeconds: number };
   retryAfterSeconds: number;
   /** Largest serialized event the AI stream and the NATS connection accept. */
@@ -151,6 +154,7 @@ export async function buildIngressApp(options: IngressAppOptions): Promise<{ app
     secrets: options.webhookSecrets,
     window: options.window,
     bodyLimitBytes: options.postCallBodyLimitBytes,
+    bodyBudget: new BodyBudget(options.bodyBytesInFlight),
     rateLimit: routeRateLimit,
     sourceCheck,
     ingest: {

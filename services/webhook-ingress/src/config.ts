@@ -71,6 +71,11 @@ const fields = {
     description: 'largest post-call webhook body, in bytes; post_call_audio carries the whole call as base64 MP3',
     default: 64 * MIB,
   }),
+  bodyBytesInFlight: env.integer({ minimum: 64 * 1024, maximum: 16 * 1024 * MIB })('WEBHOOK_BODY_BYTES_IN_FLIGHT', {
+    description:
+      'bytes of post-call bodies the service reads at once before their signatures are checked; a delivery that would exceed it gets 503 with Retry-After. At least WEBHOOK_POST_CALL_BODY_LIMIT_BYTES, so one largest delivery always fits',
+    default: 256 * MIB,
+  }),
   rateLimitMax: env.integer({ minimum: 1 })('WEBHOOK_RATE_LIMIT_MAX', {
     description: 'requests one source address may make to the webhook routes per rate-limit window',
     default: 600,
@@ -132,4 +137,8 @@ export const WebhookIngressConfig = defineConfig('webhook-ingress', fields, [
   tlsPairRule,
   replayWindowRule,
   addressRules,
+  (config) =>
+    config.bodyBytesInFlight < config.postCallBodyLimitBytes
+      ? 'WEBHOOK_BODY_BYTES_IN_FLIGHT is smaller than WEBHOOK_POST_CALL_BODY_LIMIT_BYTES: the largest delivery would never fit'
+      : undefined,
 ]);

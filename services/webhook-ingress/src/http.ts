@@ -21,6 +21,8 @@ export interface RequestState {
   /** Position of the webhook secret that verified the signature (0 is the first configured). */
   secretIndex?: number;
   signature?: ParsedSignatureHeader;
+  /** Bytes this request holds in the body budget, until its response is sent. */
+  reservedBytes?: number | undefined;
   error?: unknown;
 }
 

@@ -38,6 +38,7 @@ await runService(WebhookIngressConfig, async (context) => {
     requestTimeoutMs: config.requestTimeoutMs,
     bodyLimitBytes: config.bodyLimitBytes,
     postCallBodyLimitBytes: config.postCallBodyLimitBytes,
+    bodyBytesInFlight: config.bodyBytesInFlight,
     rateLimit: { max: config.rateLimitMax, windowSeconds: config.rateLimitWindowSeconds },
     retryAfterSeconds: config.retryAfterSeconds,
     maxEventBytes: Math.min(Streams.AI.maxMessageBytes, maxPayload) - HEADER_ALLOWANCE_BYTES,

@@ -13,6 +13,8 @@ export interface IngressMetrics {
   deliveries: Counter<'type' | 'result'>;
   callerLookups: Counter<'outcome'>;
   audioBytes: Counter;
+  /** Deliveries answered 503 because the body budget was spent. */
+  bodyBudgetRejections: Counter;
 }
 
 export function createIngressMetrics(registry: Registry): IngressMetrics {
@@ -58,6 +60,11 @@ export function createIngressMetrics(registry: Registry): IngressMetrics {
     audioBytes: new Counter({
       name: 'cti_webhook_audio_bytes_total',
       help: 'Bytes of conversation audio written to the object store',
+      registers,
+    }),
+    bodyBudgetRejections: new Counter({
+      name: 'cti_webhook_body_budget_rejections_total',
+      help: 'Deliveries answered 503 because the bodies being received at once already filled WEBHOOK_BODY_BYTES_IN_FLIGHT',
       registers,
     }),
   };

@@ -153,6 +153,8 @@ export async function startIngress(natsUrl: string, overrides: IngressOverrides 
     requestTimeoutMs: 60_000,
     bodyLimitBytes: 64 * 1024,
     postCallBodyLimitBytes: 1024 * 1024,
+    // Two of the largest deliveries at once, as the service's own default allows four.
+    bodyBytesInFlight: 2 * (overrides.postCallBodyLimitBytes ?? 1024 * 1024),
     rateLimit: { max: 10_000, windowSeconds: 10 },
     retryAfterSeconds: 30,
     maxEventBytes: Streams.AI.maxMessageBytes - 4096,

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -139,6 +139,41 @@ describe('request deadline', () => {
       expect(response).toContain(`"code":"${WebhookErrorCode.REQUEST_TIMEOUT}"`);
       expect(Date.now() - started).toBeLessThan(5000);
       expect((await send(ingress.url, { method: 'GET', path: '/healthz' })).status).toBe(200);
+    });
+  });
+});
+
+describe('body budget', () => {
+  it('answers 503 while unverified bodies fill the budget, and frees it when they go', async () => {
+    await withIngress({ postCallBodyLimitBytes: 1024 * 1024, bodyBytesInFlight: 2 * 1024 * 1024 }, async (ingress) => {
+      const port = Number(new URL(ingress.url).port);
+      const { signature } = delivery('conv_budget_holder');
+      // Two requests announce 1 MiB bodies and send none of it: together they hold the budget.
+      const holders = await Promise.all(
+        [1, 2].map(
+          () =>
+            new Promise<Socket>((resolve) => {
+              const socket = connect(port, '127.0.0.1', () => {
+                socket.write(
+                  `POST /webhooks/elevenlabs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nElevenLabs-Signature: ${signature}\r\nContent-Length: ${1024 * 1024}\r\n\r\n{`,
+                );
+                resolve(socket);
+              });
+            }),
+        ),
+      );
+      const blocked = delivery('conv_budget_blocked');
+      await waitFor(async () => (await deliver(ingress.url, blocked.body, blocked.signature)).status === 503, 'a 503 while the budget is full');
+      const refused = await deliver(ingress.url, blocked.body, blocked.signature);
+      expect(refused.status).toBe(503);
+      expect(refused.headers['retry-after']).toBe('5');
+      expect((refused.json()['error'] as Record<string, unknown>)['code']).toBe(WebhookErrorCode.BUSY);
+      expect(await ingress.metric('cti_webhook_body_budget_rejections_total')).toBeGreaterThan(0);
+
+      for (const socket of holders) {
+        socket.destroy();
+      }
+      await waitFor(async () => (await deliver(ingress.url, blocked.body, blocked.signature)).status === 200, 'the delivery once the budget is free');
     });
   });
 });

@@ -1,11 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
-import { WebhookErrorCode } from '../errors.js';
+import type { BodyBudget } from '../body-budget.js';
+import { WebhookError, WebhookErrorCode } from '../errors.js';
 import { type AuthRejection, markRoute, rejectAuth, stateOf } from '../http.js';
 import { ingestDelivery, type IngestDependencies } from '../ingest.js';
 import { checkTimestamp, parseSignatureHeader, SIGNATURE_HEADER, SigningKeys, type TimestampWindow } from '../signature.js';
 
 export const POST_CALL_PATH = '/webhooks/elevenlabs';
+
+// An estimate: a few seconds lets a delivery in progress finish. ElevenLabs' own retry policy
+// decides when it actually comes back.
+const BUSY_RETRY_AFTER_SECONDS = 5;
 
 export interface PostCallRouteOptions extends AuthRejection {
   secrets: readonly string[];
@@ -14,6 +19,8 @@ export interface PostCallRouteOptions extends AuthRejection {
   rateLimit: { max: number; timeWindow: number };
   sourceCheck: ((request: FastifyRequest) => Promise<void>) | undefined;
   ingest: IngestDependencies;
+  /** Bytes of bodies read before their signature is checked, across all requests at once. */
+  bodyBudget: BodyBudget;
 }
 
 /**
@@ -43,9 +50,26 @@ export async function postCallRoutes(app: FastifyInstance, options: PostCallRout
     stateOf(request).signature = parsed.header;
   };
 
-  // NOTE: the HMAC needs the whole body, so a client that forges a well-formed header with a
-  // current timestamp makes the service buffer up to `bodyLimitBytes` before the request fails.
-  // Only ELEVENLABS_ALLOWED_IPS and the rate limit bound that memory; nothing caps it in total.
+  // The HMAC needs the whole body, so a forged but well-formed header makes the service buffer
+  // the body before it can reject it. The budget bounds what all such requests hold at once.
+  const reserveBody = (request: FastifyRequest): void => {
+    const declared = Number(request.headers['content-length']);
+    // A chunked body declares no length: it may grow to the route's limit.
+    const bytes = Number.isInteger(declared) && declared >= 0 ? Math.min(declared, options.bodyLimitBytes) : options.bodyLimitBytes;
+    if (!options.bodyBudget.reserve(bytes)) {
+      options.metrics.bodyBudgetRejections.inc();
+      throw new WebhookError(WebhookErrorCode.BUSY, 'too many large deliveries are being received at once, retry later', { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS });
+    }
+    stateOf(request).reservedBytes = bytes;
+  };
+  const releaseBody = async (request: FastifyRequest): Promise<void> => {
+    const state = stateOf(request);
+    if (state.reservedBytes !== undefined) {
+      options.bodyBudget.release(state.reservedBytes);
+      state.reservedBytes = undefined;
+    }
+  };
+
   app.post(
     POST_CALL_PATH,
     {
@@ -54,8 +78,11 @@ export async function postCallRoutes(app: FastifyInstance, options: PostCallRout
       onRequest: [markRoute('post_call'), ...(options.sourceCheck === undefined ? [] : [options.sourceCheck])],
       preParsing: async (request, _reply, payload) => {
         await checkHeader(request);
+        reserveBody(request);
         return payload;
       },
+      onResponse: releaseBody,
+      onRequestAbort: releaseBody,
     },
     async (request, reply) => {
       const state = stateOf(request);
