@@ -58,8 +58,16 @@ if [[ "${CTI_SETUP_PROMTOOL:-0}" == "1" ]] && ! command -v promtool >/dev/null 2
   apt_install prometheus
 fi
 
-log "installing npm packages"
+log "installing npm packages (about a minute the first time)"
 pnpm install --frozen-lockfile --reporter=silent
-log "building"
-pnpm -s run build >/dev/null
+log "building (about a minute on two cores)"
+# pnpm echoes each package's build command on stderr; show the output only when the build fails.
+build_log=$(mktemp)
+if ! pnpm -s run build >"$build_log" 2>&1; then
+  cat "$build_log" >&2
+  rm -f "$build_log"
+  log "the build failed: see the compiler output above"
+  exit 1
+fi
+rm -f "$build_log"
 log "ready"

@@ -58,8 +58,9 @@ export async function runCli(words: string[], io: CommandIo): Promise<number> {
     io.stdout.write(`usage: ${found.command.usage}\n${found.command.summary}\n`);
     return 0;
   }
+  const commandIo = withEnvironmentFiles(found.command, io);
   try {
-    return await found.command.run(found.rest, withEnvironmentFiles(found.command, io));
+    return await found.command.run(found.rest, commandIo);
   } catch (error) {
     if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
       io.stderr.write(`${error.message}\nusage: ${found.command.usage}\n`);
@@ -71,7 +72,11 @@ export async function runCli(words: string[], io: CommandIo): Promise<number> {
     }
     // An operator needs the reason, not a stack trace; CTI_DEBUG=1 shows the stack for a report.
     const message = error instanceof Error ? error.message : String(error);
-    const hint = error instanceof Error && error.name === 'StreamNotFoundError' ? ': no CTI stream on this NATS server; check NATS_URL, or run cti streams apply' : '';
+    const natsUrl = commandIo.environment['NATS_URL'] ?? 'nats://127.0.0.1:4222 (the default)';
+    const hint =
+      error instanceof Error && error.name === 'StreamNotFoundError'
+        ? `: no CTI stream on the NATS server at ${natsUrl}. Is the stack running? \`cti up\` writes its address to .data/stack.env while it runs; otherwise set NATS_URL to your deployment's NATS`
+        : '';
     io.stderr.write(`cti ${found.command.name.join(' ')} failed: ${message}${hint}\n`);
     if (io.environment['CTI_DEBUG'] === '1' && error instanceof Error) {
       io.stderr.write(`${error.stack ?? ''}\n`);

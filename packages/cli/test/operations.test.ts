@@ -39,6 +39,14 @@ async function cti(words: string[], environment: Record<string, string> = {}) {
 }
 
 describe('cti streams apply', () => {
+  it('names the NATS server when it holds no CTI stream', async () => {
+    // Runs first, before any test creates the streams on this server.
+    const result = await cti(['audit', '--since', '1h']);
+    expect(result.status).toBe(1);
+    expect(result.err).toContain(`no CTI stream on the NATS server at ${server.url}`);
+    expect(result.err).toContain('Is the stack running?');
+  });
+
   it('applies the retention settings to streams and buckets', async () => {
     const result = await cti(['streams', 'apply'], {
       STREAM_CALLS_MAX_AGE_SECONDS: '7200',

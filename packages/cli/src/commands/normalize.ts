@@ -44,6 +44,10 @@ async function run(args: string[], io: CommandIo): Promise<number> {
   for (const event of events) {
     await writeLine(io, render(event));
   }
+  if (events.length === 0) {
+    // Not an error: a capture without calls is valid. A wrong file is the usual cause, though.
+    io.stderr.write(`no call events in ${input.path}: expected an AMI capture (.ami) or a recording (.jsonl) with calls in it\n`);
+  }
   return 0;
 }
 

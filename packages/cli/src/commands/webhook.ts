@@ -30,7 +30,8 @@ function signingSecret(secretFile: string | undefined, io: CommandIo): string {
 
 export const webhookSign: Command = {
   name: ['webhook', 'sign'],
-  summary: 'Print an ElevenLabs-Signature header for a body file, to send a test delivery to webhook-ingress',
+  summary:
+    'Print the value of the ElevenLabs-Signature header for a body file, to send a test delivery: curl -H "ElevenLabs-Signature: $(pnpm -s cti webhook sign --body f.json)" -H "Content-Type: application/json" --data-binary @f.json http://127.0.0.1:8090/webhooks/elevenlabs',
   usage: 'cti webhook sign --body payload.json [--secret-file secrets] [--timestamp unix-seconds]',
   async run(args, io) {
     const { values } = parseArgs({
