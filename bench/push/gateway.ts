@@ -159,7 +159,7 @@ function startGateway(natsUrl: string): Promise<{ child: ChildProcess; url: stri
 
 async function connectAgent(url: string, index: number): Promise<Agent> {
   const extension = String(10_000 + index);
-  const { token } = await mintAgentToken(new AgentTokenKeys([TOKEN_KEY]), { agentId: `agent-${index}`, extensions: [extension], pbx: 'pbx1', ttlSeconds: 86_400 });
+  const { token } = await mintAgentToken(new AgentTokenKeys([TOKEN_KEY]), { agentId: `agent-${index}`, extensions: [extension], pbx: 'pbx1', ttlSeconds: 3600 });
   // Spreading the client side over several loopback addresses keeps ephemeral ports in reserve.
   const socket = new WebSocket(`${url.replace('http', 'ws')}/ws`, ['cti.v1', `cti.token.${token}`], { localAddress: `127.0.0.${2 + (index % 50)}` });
   return new Promise((resolve, reject) => {
