@@ -3,7 +3,8 @@ import { PassThrough } from 'node:stream';
 import type { Msg, NatsConnection, Subscription, SubscriptionOptions } from '@nats-io/nats-core';
 import { describe, expect, it } from 'vitest';
 
-import { followCalls, terminalSafe } from '../src/stack/call-feed.js';
+import { followCalls } from '../src/stack/call-feed.js';
+import { terminalSafe } from '../src/stack/terminal.js';
 
 /** Hands one message to the subscription callback, as a NATS connection would. */
 function deliverOnce(event: Record<string, unknown>): NatsConnection {
@@ -33,5 +34,6 @@ describe('call feed', () => {
   it('leaves printable text alone', () => {
     expect(terminalSafe('Zoë Ångström 李')).toBe('Zoë Ångström 李');
     expect(terminalSafe('a\u009bb\u007f')).toBe('a\\x9bb\\x7f');
+    expect(terminalSafe('evil\u202eeman')).toBe('evil\\u202eeman');
   });
 });

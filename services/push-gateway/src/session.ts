@@ -89,6 +89,8 @@ export class AgentSession {
   #bucketAt = Date.now();
   readonly #invalidAt: number[] = [];
   #lastRefreshAt = 0;
+  /** A token frame is being verified; another one meanwhile would slip past the interval check. */
+  #refreshing = false;
   #expiryTimer: NodeJS.Timeout | undefined;
   #warningTimer: NodeJS.Timeout | undefined;
 
@@ -380,6 +382,19 @@ export class AgentSession {
   }
 
   async #refresh(token: string): Promise<void> {
+    if (this.#refreshing) {
+      this.#invalid('a token refresh is already being checked: send one token at a time', PushErrorCode.TOKEN_REFRESH_TOO_SOON);
+      return;
+    }
+    this.#refreshing = true;
+    try {
+      await this.#applyRefresh(token);
+    } finally {
+      this.#refreshing = false;
+    }
+  }
+
+  async #applyRefresh(token: string): Promise<void> {
     // Each accepted refresh is audited, so a client may not repeat them back to back: one per
     // token lifetime is what a well-behaved client needs. Rejected ones count as invalid frames.
     if (Date.now() - this.#lastRefreshAt < TOKEN_REFRESH_MIN_INTERVAL_MS) {
@@ -423,7 +438,6 @@ export class AgentSession {
     const previous = this.#keys;
     this.#claims = claims;
     this.#keys = claims.extensions.map((extension) => extensionKey(claims.pbx, extension));
-    this.#scheduleExpiry();
     await this.#context.updateRoutes(this, previous);
     this.#context.auditor.recordLater({
       action: 'token_refreshed',
@@ -433,6 +447,8 @@ export class AgentSession {
       details: { tokenId: claims.tokenId, extensions: claims.extensions.join(',') },
     });
     this.#sendControl({ type: 'token_accepted', expiresAt: new Date(claims.expiresAt).toISOString(), extensions: claims.extensions });
+    // After token_accepted, so a short-lived fresh token's token_expiring never comes first.
+    this.#scheduleExpiry();
   }
 
   async #dial(frame: Extract<ClientFrame, { type: 'dial' }>): Promise<void> {

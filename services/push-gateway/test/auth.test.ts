@@ -120,6 +120,25 @@ describe('websocket authentication', () => {
     await client.waitForEvent('call.ringing', 'after-refresh');
   });
 
+  it('accepts one of several refreshes sent at once', async () => {
+    const client = await harness.connect('olga', ['111']);
+    const fresh = await harness.token('olga', ['111']);
+    for (let index = 0; index < 5; index += 1) {
+      client.send({ type: 'token', token: fresh });
+    }
+    await waitFor(() => client.frames.filter((frame) => frame.type === 'error').length === 4, 'four refusals');
+    expect(client.frames.filter((frame) => frame.type === 'token_accepted')).toHaveLength(1);
+  });
+
+  it('sends token_accepted before the fresh token expiry warning', async () => {
+    const client = await harness.connect('paul', ['112']);
+    // The warning comes 1 s before expiry here, so a token with 1 s left is due for it at once.
+    client.send({ type: 'token', token: await harness.token('paul', ['112'], { ttlSeconds: 61, now: Date.now() - 60_000 }) });
+    await client.waitForFrame((frame): frame is ServerFrame => frame.type === 'token_expiring', 'token_expiring');
+    const order = client.frames.map((frame) => frame.type).filter((type) => type === 'token_accepted' || type === 'token_expiring');
+    expect(order.slice(0, 2)).toEqual(['token_accepted', 'token_expiring']);
+  });
+
   it('rejects a fresh token for another agent and keeps the socket', async () => {
     const client = await harness.connect('anna', ['101']);
     client.send({ type: 'token', token: await harness.token('ben', ['102']) });

@@ -9,9 +9,10 @@ import Fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 
 import type { AudioStore } from './audio-store.js';
+import { BodyBudget } from './body-budget.js';
 import type { CallerLookup } from './conversation-init.js';
 import { WebhookError, WebhookErrorCode } from './errors.js';
 import { auditRequest, decorateRequestState, logResponse, rejectAuth, sendError, toWebhookError } from './http.js';
@@ -19,7 +20,6 @@ import { createIngressMetrics, type IngressMetrics } from './metrics.js';
 import { createSourceFilter, type TrustProxySetting } from './network.js';
 import { conversationInitRoutes } from './routes/conversation-init.js';
 import { postCallRoutes } from './routes/post-call.js';
-import { BodyBudget } from './body-budget.js';
 import { helmetHeaders } from './security-headers.js';
 import type { TimestampWindow } from './signature.js';
 
@@ -119,12 +119,12 @@ export async function buildIngressApp(options: IngressAppOptions): Promise<{ app
   app.setNotFoundHandler((request, reply) =>
     sendError(request, reply, new WebhookError(WebhookErrorCode.NOT_FOUND, `no route for ${request.method} ${request.url.split('?')[0] ?? ''}`)),
   );
-  const rejections = new RepeatThrottle<{ route: string; ip: string }>({
+  const rejections = new RepeatThrottle<{ route: string; ip: string; outcome: string }>({
     windowMs: 60_000,
     freePerWindow: 20,
     maxKeys: 10_000,
     onSummary: ({ sample, suppressed, seconds }) =>
-      options.logger.warn({ route: sample.route, ip: sample.ip, suppressed, seconds }, 'further webhook rejections from this source not logged one by one'),
+      options.logger.warn({ route: sample.route, ip: sample.ip, outcome: sample.outcome, suppressed, seconds }, 'further webhook rejections from this source not logged one by one'),
   });
   app.addHook('onClose', async () => rejections.flush());
   app.addHook('onResponse', async (request, reply) => {
@@ -149,12 +149,21 @@ export async function buildIngressApp(options: IngressAppOptions): Promise<{ app
         };
   const routeRateLimit = { max: options.rateLimit.max, timeWindow: options.rateLimit.windowSeconds * 1000 };
 
+  const bodyBudget = new BodyBudget(options.bodyBytesInFlight);
+  new Gauge({
+    name: 'cti_webhook_body_bytes_in_flight',
+    help: 'Bytes of post-call bodies being received now, before their signatures are checked; at WEBHOOK_BODY_BYTES_IN_FLIGHT further deliveries get 503',
+    registers: [options.registry],
+    collect() {
+      this.set(bodyBudget.reserved);
+    },
+  });
   await app.register(postCallRoutes, {
     ...rejection,
     secrets: options.webhookSecrets,
     window: options.window,
     bodyLimitBytes: options.postCallBodyLimitBytes,
-    bodyBudget: new BodyBudget(options.bodyBytesInFlight),
+    bodyBudget,
     rateLimit: routeRateLimit,
     sourceCheck,
     ingest: {

@@ -11,7 +11,7 @@ export type AudioObject = AiConversationAudio['object'];
 export interface AudioStore {
   /**
    * Stores the audio unless an identical object is already there. `created` is true when this
-   * call wrote it; two concurrent calls with the same audio may both report it.
+   * call wrote it; copies of one delivery saved by two replicas at once may both report it.
    */
   save(conversationId: string, audio: Buffer): Promise<{ object: AudioObject; created: boolean }>;
 }
@@ -55,6 +55,23 @@ export async function openAudioStore(bus: Bus, options: ObjectAudioStoreOptions)
 }
 
 export function objectAudioStore(store: ObjectStore, bucket: string, options: ObjectAudioStoreOptions): AudioStore {
+  // Copies of one delivery that race would each write the object's chunks, and every copy but
+  // the last would leave its chunks behind until retention. Saves of one name in this process
+  // run one after the other, so the later ones find the object and write nothing.
+  // NOTE: copies that reach different replicas can still race and leave chunks behind.
+  const saving = new Map<string, Promise<unknown>>();
+  const serialized = <T>(name: string, save: () => Promise<T>): Promise<T> => {
+    const previous = saving.get(name) ?? Promise.resolve();
+    const current = previous.catch(() => undefined).then(save);
+    saving.set(name, current);
+    void current.finally(() => {
+      if (saving.get(name) === current) {
+        saving.delete(name);
+      }
+    }).catch(() => undefined);
+    return current;
+  };
+
   return {
     async save(conversationId, audio) {
       const hash = createHash('sha256').update(audio).digest();
@@ -62,16 +79,18 @@ export function objectAudioStore(store: ObjectStore, bucket: string, options: Ob
       const name = audioObjectName(conversationId, sha256);
       const object: AudioObject = { bucket, name, size: audio.length, sha256, contentType: 'audio/mpeg' };
 
-      const existing = await store.info(name);
-      if (existing !== null && !existing.deleted && existing.size === audio.length && existing.digest === natsDigest(hash)) {
-        return { object, created: false };
-      }
-      await store.putBlob(
-        { name, description: 'AI conversation audio (MP3)', metadata: { conversationId, contentType: 'audio/mpeg' } },
-        audio,
-        { timeout: options.timeoutMs },
-      );
-      return { object, created: true };
+      return serialized(name, async () => {
+        const existing = await store.info(name);
+        if (existing !== null && !existing.deleted && existing.size === audio.length && existing.digest === natsDigest(hash)) {
+          return { object, created: false };
+        }
+        await store.putBlob(
+          { name, description: 'AI conversation audio (MP3)', metadata: { conversationId, contentType: 'audio/mpeg' } },
+          audio,
+          { timeout: options.timeoutMs },
+        );
+        return { object, created: true };
+      });
     },
   };
 }

@@ -2,8 +2,8 @@
  * Bytes of unverified request bodies the service buffers at once. The HMAC covers the whole
  * body, so a well-formed signature header with a current timestamp, forged or not, makes the
  * service read the body before it can reject it. A request whose body would push the total over
- * the budget gets 503 with Retry-After before any of its body is read: ElevenLabs retries a 503,
- * and memory stays bounded whatever a client sends.
+ * the budget gets 503 with Retry-After: ElevenLabs retries a 503, and memory stays bounded
+ * whatever a client sends. Bytes are charged as they arrive, not as a request announces them.
  */
 export class BodyBudget {
   readonly #capacity: number;

@@ -118,7 +118,8 @@ export function toWebhookError(error: unknown): WebhookError {
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: WebhookError): FastifyReply {
   const state = stateOf(request);
   state.outcome = error.code.replace('CTI_ERR_WEBHOOK_', '').toLowerCase();
-  if (error.statusCode >= 500) {
+  // A full body budget is the client's load, not a fault of the service: no error to log.
+  if (error.statusCode >= 500 && error.code !== WebhookErrorCode.BUSY) {
     state.error = error.cause ?? error;
   }
   if (error.retryAfterSeconds !== undefined) {
@@ -133,12 +134,12 @@ const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 /**
  * Writes one `api_request` audit event per completed webhook request: who (the client address),
  * what (the route, webhook type and conversation) and the result (status and outcome). Requests
- * the rate limit turned away (429) and requests to no webhook route are counted in metrics but not
- * audited one by one, so a flood cannot push older audit events out of a size-limited stream.
+ * the rate limit or the body budget turned away (429, 503 busy) and requests to no webhook route
+ * are counted in metrics but not audited one by one, so a flood cannot push older audit events out of a size-limited stream.
  */
 export function auditRequest(auditor: Pick<Auditor, 'recordLater'>, request: FastifyRequest, reply: FastifyReply): void {
   const state = stateOf(request);
-  if (state.route === 'other' || reply.statusCode === 429) {
+  if (state.route === 'other' || reply.statusCode === 429 || state.outcome === 'busy') {
     return;
   }
   const statusCode = reply.statusCode;
@@ -175,7 +176,7 @@ export function logResponse(
   metrics: IngressMetrics,
   request: FastifyRequest,
   reply: FastifyReply,
-  rejections?: RepeatThrottle<{ route: string; ip: string }>,
+  rejections?: RepeatThrottle<{ route: string; ip: string; outcome: string }>,
 ): void {
   if (OPS_PATHS.has(request.routeOptions.url ?? '')) {
     return;
@@ -201,18 +202,27 @@ export function logResponse(
     ...(state.error === undefined ? {} : { err: state.error }),
   };
 
-  if (statusCode >= 500) {
+  // A client can cause 4xx answers, and the 503 of a full body budget, as fast as it sends
+  // requests: they are counted either way, and past the first few per source, outcome and
+  // minute they are logged as one summary line.
+  const admitted = () => rejections === undefined || rejections.admit(`${state.route}|${request.ip}|${outcome}`, { route: state.route, ip: request.ip, outcome });
+  if (outcome === 'busy') {
+    if (admitted()) {
+      logger.warn(fields, 'webhook delivery deferred: the body budget is full');
+    }
+  } else if (statusCode >= 500) {
     logger.error(fields, 'webhook request failed');
   } else if (outcome === 'event_too_large') {
     // ElevenLabs does not retry a 4xx, so this delivery is lost unless an operator fetches it.
     logger.error(fields, 'webhook delivery too large to store');
   } else if (statusCode === 401 || statusCode === 403) {
-    // Counted and audited either way; past the first few per source and minute, one summary line.
-    if (rejections === undefined || rejections.admit(`${state.route}|${request.ip}`, { route: state.route, ip: request.ip })) {
+    if (admitted()) {
       logger.warn(fields, 'webhook request rejected');
     }
   } else if (statusCode >= 400) {
-    logger.info(fields, 'webhook request rejected');
+    if (admitted()) {
+      logger.info(fields, 'webhook request rejected');
+    }
   } else if (state.route === 'conversation_init') {
     logger.info(fields, 'conversation-init response sent');
   } else if (outcome === 'duplicate') {

@@ -89,6 +89,18 @@ describe('rate limit on conversation-init', () => {
 });
 
 describe('rejection log lines', () => {
+  it('throttles the lines of 404s and 429s too', async () => {
+    await withIngress({ rateLimit: { max: 5, windowSeconds: 60 } }, async (ingress) => {
+      for (let index = 0; index < 30; index += 1) {
+        await send(ingress.url, { method: 'GET', path: '/nope' });
+        await deliver(ingress.url, '{}', 't=1,v0=00');
+      }
+      const lines = ingress.logs.lines.filter((line) => line['msg'] === 'webhook request rejected');
+      expect(lines.filter((line) => line['outcome'] === 'not_found')).toHaveLength(20);
+      expect(lines.filter((line) => line['outcome'] === 'rate_limited')).toHaveLength(20);
+    });
+  });
+
   it('logs the first rejections of a source one by one, then one summary', async () => {
     const ingress = await startIngress(nats.url, { rateLimit: { max: 1000, windowSeconds: 60 } });
     let open = true;
@@ -148,9 +160,33 @@ describe('body budget', () => {
     await withIngress({ postCallBodyLimitBytes: 1024 * 1024, bodyBytesInFlight: 2 * 1024 * 1024 }, async (ingress) => {
       const port = Number(new URL(ingress.url).port);
       const { signature } = delivery('conv_budget_holder');
-      // Two requests announce 1 MiB bodies and send none of it: together they hold the budget.
+      // Two requests send all but the last byte of their 1 MiB bodies and stall: together they
+      // hold the budget, because bytes are charged as they arrive.
       const holders = await Promise.all(
         [1, 2].map(
+          () =>
+            new Promise<Socket>((resolve) => {
+              const socket = connect(port, '127.0.0.1', () => {
+                socket.write(
+                  `POST /webhooks/elevenlabs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nElevenLabs-Signature: ${signature}\r\nContent-Length: ${1024 * 1024}\r\n\r\n`,
+                );
+                socket.write(Buffer.alloc(1024 * 1024 - 1, 0x20));
+                resolve(socket);
+              });
+            }),
+        ),
+      );
+      const blocked = delivery('conv_budget_blocked');
+      await waitFor(async () => (await ingress.metric('cti_webhook_body_bytes_in_flight')) === 2 * (1024 * 1024 - 1), 'the held bodies to be received');
+      const refused = await deliver(ingress.url, blocked.body, blocked.signature);
+      expect(refused.status).toBe(503);
+      expect(refused.headers['retry-after']).toBe('5');
+      expect((refused.json()['error'] as Record<string, unknown>)['code']).toBe(WebhookErrorCode.BUSY);
+      expect(await ingress.metric('cti_webhook_body_budget_rejections_total')).toBeGreaterThan(0);
+
+      // Connections that announce large bodies and send nothing hold nothing.
+      const idle = await Promise.all(
+        [1, 2, 3, 4].map(
           () =>
             new Promise<Socket>((resolve) => {
               const socket = connect(port, '127.0.0.1', () => {
@@ -162,18 +198,16 @@ describe('body budget', () => {
             }),
         ),
       );
-      const blocked = delivery('conv_budget_blocked');
-      await waitFor(async () => (await deliver(ingress.url, blocked.body, blocked.signature)).status === 503, 'a 503 while the budget is full');
-      const refused = await deliver(ingress.url, blocked.body, blocked.signature);
-      expect(refused.status).toBe(503);
-      expect(refused.headers['retry-after']).toBe('5');
-      expect((refused.json()['error'] as Record<string, unknown>)['code']).toBe(WebhookErrorCode.BUSY);
-      expect(await ingress.metric('cti_webhook_body_budget_rejections_total')).toBeGreaterThan(0);
-
       for (const socket of holders) {
         socket.destroy();
       }
       await waitFor(async () => (await deliver(ingress.url, blocked.body, blocked.signature)).status === 200, 'the delivery once the budget is free');
+      for (const socket of idle) {
+        socket.destroy();
+      }
+      // The deferred deliveries were logged as a warning, never as an error with a stack.
+      expect(ingress.logs.lines.some((line) => line['msg'] === 'webhook delivery deferred: the body budget is full' && line['level'] === 'warn')).toBe(true);
+      expect(ingress.logs.lines.some((line) => line['outcome'] === 'busy' && line['level'] === 'error')).toBe(false);
     });
   });
 });

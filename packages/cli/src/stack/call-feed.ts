@@ -3,6 +3,8 @@ import type { Writable } from 'node:stream';
 import { maskPhoneNumber } from '@cti/logging';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 
+import { terminalSafe } from './terminal.js';
+
 interface CallEventSummary {
   type?: string;
   callId?: string;
@@ -12,16 +14,6 @@ interface CallEventSummary {
   callee?: { number?: string; name?: string };
   disposition?: string;
   talkSeconds?: number;
-}
-
-// C0 and C1 control characters, DEL included: a caller name comes from the caller's own phone or
-// carrier, and an escape sequence in it would drive the operator's terminal.
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
-
-/** Text from a call event made safe for a terminal: control characters become `\xNN`. */
-export function terminalSafe(text: string): string {
-  return text.replace(CONTROL_CHARACTERS, (character) => `\\x${character.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /**

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 
+import { terminalSafe } from './terminal.js';
+
 export interface StackChild {
   name: string;
   process: ChildProcess;
@@ -69,7 +71,7 @@ export function startChild(options: ChildOptions): StackChild {
       }
       const shown = consoleLine(options.name, line);
       if (shown !== undefined) {
-        options.console.write(`${shown}\n`);
+        options.console.write(`${terminalSafe(shown)}\n`);
       }
     });
   };

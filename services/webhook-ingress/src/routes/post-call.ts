@@ -1,3 +1,5 @@
+import { Transform, type Readable } from 'node:stream';
+
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 import type { BodyBudget } from '../body-budget.js';
@@ -51,16 +53,24 @@ export async function postCallRoutes(app: FastifyInstance, options: PostCallRout
   };
 
   // The HMAC needs the whole body, so a forged but well-formed header makes the service buffer
-  // the body before it can reject it. The budget bounds what all such requests hold at once.
-  const reserveBody = (request: FastifyRequest): void => {
-    const declared = Number(request.headers['content-length']);
-    // A chunked body declares no length: it may grow to the route's limit.
-    const bytes = Number.isInteger(declared) && declared >= 0 ? Math.min(declared, options.bodyLimitBytes) : options.bodyLimitBytes;
-    if (!options.bodyBudget.reserve(bytes)) {
-      options.metrics.bodyBudgetRejections.inc();
-      throw new WebhookError(WebhookErrorCode.BUSY, 'too many large deliveries are being received at once, retry later', { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS });
-    }
-    stateOf(request).reservedBytes = bytes;
+  // the body before it can reject it. Each chunk is charged to the budget as it arrives, so
+  // connections that announce large bodies and stall hold only what they actually sent.
+  const meterBody = (request: FastifyRequest, payload: Readable): Readable => {
+    const state = stateOf(request);
+    state.reservedBytes = 0;
+    const metered = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        if (!options.bodyBudget.reserve(chunk.length)) {
+          options.metrics.bodyBudgetRejections.inc();
+          callback(new WebhookError(WebhookErrorCode.BUSY, 'too many large deliveries are being received at once, retry later', { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS }));
+          return;
+        }
+        state.reservedBytes = (state.reservedBytes ?? 0) + chunk.length;
+        callback(null, chunk);
+      },
+    });
+    payload.on('error', (error) => metered.destroy(error));
+    return payload.pipe(metered);
   };
   const releaseBody = async (request: FastifyRequest): Promise<void> => {
     const state = stateOf(request);
@@ -78,8 +88,7 @@ export async function postCallRoutes(app: FastifyInstance, options: PostCallRout
       onRequest: [markRoute('post_call'), ...(options.sourceCheck === undefined ? [] : [options.sourceCheck])],
       preParsing: async (request, _reply, payload) => {
         await checkHeader(request);
-        reserveBody(request);
-        return payload;
+        return meterBody(request, payload);
       },
       onResponse: releaseBody,
       onRequestAbort: releaseBody,
