@@ -1,4 +1,4 @@
-import { Transform, type Readable } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
@@ -6,6 +6,7 @@ import type { BodyBudget } from '../body-budget.js';
 import { WebhookError, WebhookErrorCode } from '../errors.js';
 import { type AuthRejection, markRoute, rejectAuth, stateOf } from '../http.js';
 import { ingestDelivery, type IngestDependencies } from '../ingest.js';
+import { readMeteredBody } from '../metered-body.js';
 import { checkTimestamp, parseSignatureHeader, SIGNATURE_HEADER, SigningKeys, type TimestampWindow } from '../signature.js';
 
 export const POST_CALL_PATH = '/webhooks/elevenlabs';
@@ -38,7 +39,27 @@ export async function postCallRoutes(app: FastifyInstance, options: PostCallRout
   // the JSON only after verification. Fastify's other default parser (text/plain) goes too:
   // ElevenLabs sends JSON, and anything else gets a 415 response.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  // readMeteredBody charges each chunk of the body to the budget. The HMAC needs the whole body,
+  // so a forged but well-formed header makes the service buffer it before it can reject it.
+  // Charged as it arrives, a body that is announced large and then stalls holds only what came.
+  app.addContentTypeParser('application/json', async (request: FastifyRequest, payload: IncomingMessage) => {
+    try {
+      return await readMeteredBody(payload, request.headers['content-length'], {
+        limit: options.bodyLimitBytes,
+        budget: options.bodyBudget,
+        retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS,
+        charged: (bytes) => {
+          const state = stateOf(request);
+          state.reservedBytes = (state.reservedBytes ?? 0) + bytes;
+        },
+      });
+    } catch (error) {
+      if (error instanceof WebhookError && error.code === WebhookErrorCode.BUSY) {
+        options.metrics.bodyBudgetRejections.inc();
+      }
+      throw error;
+    }
+  });
 
   const checkHeader = async (request: FastifyRequest): Promise<void> => {
     const parsed = parseSignatureHeader(request.headers[SIGNATURE_HEADER]);
@@ -52,26 +73,6 @@ export async function postCallRoutes(app: FastifyInstance, options: PostCallRout
     stateOf(request).signature = parsed.header;
   };
 
-  // The HMAC needs the whole body, so a forged but well-formed header makes the service buffer
-  // the body before it can reject it. Each chunk is charged to the budget as it arrives, so
-  // connections that announce large bodies and stall hold only what they actually sent.
-  const meterBody = (request: FastifyRequest, payload: Readable): Readable => {
-    const state = stateOf(request);
-    state.reservedBytes = 0;
-    const metered = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        if (!options.bodyBudget.reserve(chunk.length)) {
-          options.metrics.bodyBudgetRejections.inc();
-          callback(new WebhookError(WebhookErrorCode.BUSY, 'too many large deliveries are being received at once, retry later', { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS }));
-          return;
-        }
-        state.reservedBytes = (state.reservedBytes ?? 0) + chunk.length;
-        callback(null, chunk);
-      },
-    });
-    payload.on('error', (error) => metered.destroy(error));
-    return payload.pipe(metered);
-  };
   const releaseBody = async (request: FastifyRequest): Promise<void> => {
     const state = stateOf(request);
     if (state.reservedBytes !== undefined) {
@@ -88,7 +89,7 @@ export async function postCallRoutes(app: FastifyInstance, options: PostCallRout
       onRequest: [markRoute('post_call'), ...(options.sourceCheck === undefined ? [] : [options.sourceCheck])],
       preParsing: async (request, _reply, payload) => {
         await checkHeader(request);
-        return meterBody(request, payload);
+        return payload;
       },
       onResponse: releaseBody,
       onRequestAbort: releaseBody,
