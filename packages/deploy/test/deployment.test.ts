@@ -200,7 +200,7 @@ describe('operators commands as the cli user', () => {
       .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.find((line) => line['stream'] === 'CALLS')?.['removed']).toBeGreaterThan(0);
     expect(lines.find((line) => line['calls'] !== undefined)?.['calls']).toContain(`${PBX}/${CALL.linkedid}`);
-    // crm-sync answered the erase request under its own user.
+    // crm-sync replied to the erase request under its own NATS user.
     expect(lines.some((line) => line['crmSync'] !== undefined)).toBe(true);
 
     const digits = CALL.caller.slice(2);

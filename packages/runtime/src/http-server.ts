@@ -16,9 +16,9 @@ const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
 const MAX_HEADERS_TIMEOUT_MS = 10_000;
 
 /**
- * A Fastify `serverFactory` whose request deadline holds: a client that sends its headers or
- * body slowly gets 408 (Node's own plain response) once `requestTimeoutMs` has passed.
- * Upgraded WebSocket connections are not affected.
+ * Returns a Fastify `serverFactory` that enforces the request deadline: a client that sends its
+ * headers or body slowly gets 408 once `requestTimeoutMs` has passed. Upgraded WebSocket
+ * connections are not affected.
  */
 export function boundedServerFactory(options: BoundedServerOptions): (handler: RequestListener) => Server {
   const serverOptions: ServerOptions = {
@@ -38,12 +38,12 @@ export interface ClientErrorResponses {
 }
 
 /**
- * A Fastify `clientErrorHandler` that answers requests Node could not parse or that timed out
- * in the service's own error shape, with a stable code, instead of Fastify's generic body.
+ * Returns a Fastify `clientErrorHandler` that responds to requests Node could not parse, or that
+ * timed out, with the service's own error body and a stable code instead of Fastify's generic one.
  */
 export function jsonClientErrorHandler(responses: ClientErrorResponses): (error: NodeJS.ErrnoException, socket: Duplex) => void {
   return (error, socket) => {
-    // A reset connection has nobody left to answer.
+    // A reset connection cannot receive a response.
     if (error.code === 'ECONNRESET' || socket.destroyed) {
       return;
     }

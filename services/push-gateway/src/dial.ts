@@ -64,8 +64,8 @@ export function normalizeDialNumber(raw: string): string | undefined {
 /**
  * Request id for a client's idempotency key. The same agent, key, extension and number always
  * give the same id, on every replica. The number is part of it because ami-bridge returns the
- * first reply for a known id: a key reused for another number must never be answered with the
- * first call's 202.
+ * first reply for a known id, and a key reused for another number must never get the first
+ * call's 202.
  */
 export function requestIdForKey(agentId: string, key: string, extension: string, to: string): string {
   return `dial-${createHash('sha256').update(`${agentId}\n${key}\n${extension}\n${to}`).digest('hex').slice(0, 40)}`;

@@ -106,7 +106,7 @@ export class AgentSession {
       this.#alive = true;
     });
     // ws closes the socket itself after a protocol error (1007 invalid UTF-8, 1009 too big), and
-    // the close event then carries the peer's code, or 1006 when the peer never answers.
+    // the close event then carries the peer's code, or 1006 when the peer sends no close frame.
     let protocolError = false;
     socket.on('close', (code) => this.#ended(protocolError || code === CloseCode.MESSAGE_TOO_BIG ? 'error' : 'client'));
     socket.on('error', (error: NodeJS.ErrnoException) => {

@@ -111,7 +111,7 @@ export function rejectionReason(error: unknown): TokenRejection | undefined {
 /** Signs an agent token. Extensions are de-duplicated; their order is kept. */
 export async function mintAgentToken(keys: AgentTokenKeys, request: MintRequest): Promise<{ token: string; claims: AgentClaims }> {
   if (request.ttlSeconds > keys.maxTtlSeconds) {
-    throw new PushError(PushErrorCode.TOKEN_REQUEST_INVALID, 400, `invalid agent token request: ttlSeconds is above the ${keys.maxTtlSeconds} s maximum`);
+    throw new PushError(PushErrorCode.TOKEN_REQUEST_INVALID, 400, `invalid ttlSeconds: at most ${keys.maxTtlSeconds} (AGENT_TOKEN_MAX_TTL_SECONDS)`);
   }
   const nowSeconds = Math.floor((request.now ?? Date.now()) / 1000);
   const extensions = [...new Set(request.extensions)];

@@ -1,8 +1,8 @@
 /**
  * Counts events per key in fixed one-minute windows: failed authentications per address,
  * click-to-dial requests and new connections per agent. A fixed window lets a client burst up to
- * twice the limit across a window edge; for these limits, which stop floods rather than shape
- * traffic, that is cheaper than a sliding log and good enough.
+ * twice the limit across a window edge. These limits stop floods rather than shape traffic, so
+ * that is good enough, and cheaper than a sliding log.
  */
 export class WindowCounter {
   static readonly WINDOW_MS = 60_000;

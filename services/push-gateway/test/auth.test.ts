@@ -1,10 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { AuditEvent, CallRinging } from '@cti/contracts';
-import { waitFor } from '@cti/testing';
+import { trickleRequest, waitFor } from '@cti/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { generateApiKey, type ApiKeyEntry } from '../src/api-keys.js';
@@ -231,26 +230,14 @@ describe('hostile HTTP clients', () => {
   });
 
   it('answers 408 to a trickled request body', async () => {
-    const port = new URL(harness.url).port;
     const started = Date.now();
-    const response = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(port), '127.0.0.1', () => {
-        socket.write('POST /v1/calls HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
-      });
-      const trickle = setInterval(() => socket.write(' '), 200);
-      socket.once('data', (chunk: Buffer) => {
-        clearInterval(trickle);
-        socket.destroy();
-        resolve(chunk.toString('utf8'));
-      });
-      socket.once('error', (error) => {
-        clearInterval(trickle);
-        reject(error);
-      });
-    });
+    const response = await trickleRequest(
+      harness.url,
+      'POST /v1/calls HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{',
+    );
     expect(response.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
-      expect(response).toContain(`"code":"${PushErrorCode.REQUEST_TIMEOUT}"`);
-    // The deadline is 1 s; Node checks it every second.
+    expect(response).toContain(`"code":"${PushErrorCode.REQUEST_TIMEOUT}"`);
+    // The deadline is 1 s, and Node checks it every second.
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
@@ -334,6 +321,10 @@ describe('api keys', () => {
     const body = (await response.json()) as { code: string; message: string };
     expect(body.code).toBe(PushErrorCode.TOKEN_REQUEST_INVALID);
     expect(body.message).toContain('/extensions/0');
+
+    const tooLong = await mint(first.key, { agentId: 'anna', extensions: ['101'], ttlSeconds: 86_400 });
+    expect(tooLong.status).toBe(400);
+    expect(((await tooLong.json()) as { message: string }).message).toContain('AGENT_TOKEN_MAX_TTL_SECONDS');
   });
 
   it('limits requests per key without slowing other keys', async () => {

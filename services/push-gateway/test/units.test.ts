@@ -166,7 +166,7 @@ describe('dial numbers', () => {
   it('derives one request id per agent and key', () => {
     expect(requestIdForKey('anna', 'k1', '101', '15550100011')).toBe(requestIdForKey('anna', 'k1', '101', '15550100011'));
     expect(requestIdForKey('anna', 'k1', '101', '15550100011')).not.toBe(requestIdForKey('ben', 'k1', '101', '15550100011'));
-    // ami-bridge answers a known id with its first reply, so another number must be another id.
+    // ami-bridge returns the first reply for a known id, so another number needs another id.
     expect(requestIdForKey('anna', 'k1', '101', '15550100011')).not.toBe(requestIdForKey('anna', 'k1', '101', '15550100012'));
     expect(requestIdForKey('anna', 'k1', '101', '15550100011')).not.toBe(requestIdForKey('anna', 'k1', '102', '15550100011'));
   });

@@ -17,10 +17,6 @@ export class BodyBudget {
     return this.#reserved;
   }
 
-  get capacity(): number {
-    return this.#capacity;
-  }
-
   /** Reserves `bytes` when they fit; false, reserving nothing, when they do not. */
   reserve(bytes: number): boolean {
     if (this.#reserved + bytes > this.#capacity) {

@@ -21,7 +21,7 @@ export interface RequestState {
   /** Position of the webhook secret that verified the signature (0 is the first configured). */
   secretIndex?: number;
   signature?: ParsedSignatureHeader;
-  /** Bytes this request holds in the body budget, until its response is sent. */
+  /** Bytes of this request charged to the body budget, released when its response is sent. */
   reservedBytes?: number | undefined;
   error?: unknown;
 }
@@ -134,8 +134,9 @@ const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 /**
  * Writes one `api_request` audit event per completed webhook request: who (the client address),
  * what (the route, webhook type and conversation) and the result (status and outcome). Requests
- * the rate limit or the body budget turned away (429, 503 busy) and requests to no webhook route
- * are counted in metrics but not audited one by one, so a flood cannot push older audit events out of a size-limited stream.
+ * that the rate limit or the body budget turned away (429, 503 busy) are counted in metrics but
+ * not audited one by one, and so are requests to no webhook route: a flood must not push older
+ * audit events out of a size-limited stream.
  */
 export function auditRequest(auditor: Pick<Auditor, 'recordLater'>, request: FastifyRequest, reply: FastifyReply): void {
   const state = stateOf(request);
@@ -202,27 +203,25 @@ export function logResponse(
     ...(state.error === undefined ? {} : { err: state.error }),
   };
 
-  // A client can cause 4xx answers, and the 503 of a full body budget, as fast as it sends
-  // requests: they are counted either way, and past the first few per source, outcome and
-  // minute they are logged as one summary line.
-  const admitted = () => rejections === undefined || rejections.admit(`${state.route}|${request.ip}|${outcome}`, { route: state.route, ip: request.ip, outcome });
+  // A client can cause 4xx responses, and the 503 of a full body budget, as fast as it sends
+  // requests. They are counted either way, and past the first few per source, outcome and minute
+  // they are logged as one summary line.
+  const clientCaused = outcome === 'busy' || (statusCode >= 400 && statusCode < 500 && outcome !== 'event_too_large');
+  if (clientCaused && rejections !== undefined && !rejections.admit(`${state.route}|${request.ip}|${outcome}`, { route: state.route, ip: request.ip, outcome })) {
+    return;
+  }
+
   if (outcome === 'busy') {
-    if (admitted()) {
-      logger.warn(fields, 'webhook delivery deferred: the body budget is full');
-    }
+    logger.warn(fields, 'webhook delivery deferred: the body budget is full');
   } else if (statusCode >= 500) {
     logger.error(fields, 'webhook request failed');
   } else if (outcome === 'event_too_large') {
     // ElevenLabs does not retry a 4xx, so this delivery is lost unless an operator fetches it.
     logger.error(fields, 'webhook delivery too large to store');
   } else if (statusCode === 401 || statusCode === 403) {
-    if (admitted()) {
-      logger.warn(fields, 'webhook request rejected');
-    }
+    logger.warn(fields, 'webhook request rejected');
   } else if (statusCode >= 400) {
-    if (admitted()) {
-      logger.info(fields, 'webhook request rejected');
-    }
+    logger.info(fields, 'webhook request rejected');
   } else if (state.route === 'conversation_init') {
     logger.info(fields, 'conversation-init response sent');
   } else if (outcome === 'duplicate') {

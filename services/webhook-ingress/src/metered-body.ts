@@ -7,7 +7,7 @@ export interface MeteredBodyOptions {
   /** Largest body the route accepts, in bytes. */
   limit: number;
   budget: BodyBudget;
-  /** Retry-After, in seconds, of the answer when the budget is full. */
+  /** Retry-After of the 503 response when the budget is full, in seconds. */
   retryAfterSeconds: number;
   /** Called with each chunk charged to the budget, so the caller can release it later. */
   charged: (bytes: number) => void;

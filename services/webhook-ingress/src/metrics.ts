@@ -13,7 +13,7 @@ export interface IngressMetrics {
   deliveries: Counter<'type' | 'result'>;
   callerLookups: Counter<'outcome'>;
   audioBytes: Counter;
-  /** Deliveries answered 503 because the body budget was spent. */
+  /** Deliveries rejected with 503 because the body budget was full. */
   bodyBudgetRejections: Counter;
 }
 
@@ -64,7 +64,7 @@ export function createIngressMetrics(registry: Registry): IngressMetrics {
     }),
     bodyBudgetRejections: new Counter({
       name: 'cti_webhook_body_budget_rejections_total',
-      help: 'Deliveries answered 503 because the bodies being received at once already filled WEBHOOK_BODY_BYTES_IN_FLIGHT',
+      help: 'Deliveries rejected with 503 because the bodies being received at once already filled WEBHOOK_BODY_BYTES_IN_FLIGHT',
       registers,
     }),
   };

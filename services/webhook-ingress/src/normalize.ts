@@ -22,7 +22,8 @@ type Scalar = string | number | boolean | null;
 
 const MESSAGE_ID_MAX = 128;
 // Characters kept verbatim in a message id. The id travels in the Nats-Msg-Id header, where a CR
-// or LF from a signed but unexpected `type` would break the header block; anything else is hashed.
+// or LF from a signed but unexpected `type` would break the header block, so any other character
+// makes the id hashed.
 const MESSAGE_ID_SAFE = /^[A-Za-z0-9._:-]+$/;
 
 /**

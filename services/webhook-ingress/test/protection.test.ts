@@ -1,11 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { startNatsServer, waitFor, type NatsServerHandle } from '@cti/testing';
+import { openRawRequest, startNatsServer, trickleRequest, waitFor, type NatsServerHandle } from '@cti/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { WebhookErrorCode } from '../src/errors.js';
@@ -39,6 +38,11 @@ function delivery(conversationId: string) {
   return variant('call_initiation_failure.sip_busy', (json) => {
     (json['data'] as Record<string, unknown>)['conversation_id'] = conversationId;
   });
+}
+
+/** Request line and headers of a post-call delivery with `contentLength` bytes of body, then `start` of it. */
+function postCallHead(signature: string, contentLength: number, start = ''): string {
+  return `POST /webhooks/elevenlabs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nElevenLabs-Signature: ${signature}\r\nContent-Length: ${contentLength}\r\n\r\n${start}`;
 }
 
 describe('rate limit', () => {
@@ -126,27 +130,10 @@ describe('rejection log lines', () => {
 describe('request deadline', () => {
   it('answers 408 to a trickled body and keeps serving', async () => {
     await withIngress({ requestTimeoutMs: 1000 }, async (ingress) => {
-      const port = Number(new URL(ingress.url).port);
       // A current, well-formed signature header: the body is read only after it passes.
       const { signature } = delivery('conv_trickled');
       const started = Date.now();
-      const response = await new Promise<string>((resolve, reject) => {
-        const socket = connect(port, '127.0.0.1', () => {
-          socket.write(
-            `POST /webhooks/elevenlabs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nElevenLabs-Signature: ${signature}\r\nContent-Length: 100000\r\n\r\n{`,
-          );
-        });
-        const trickle = setInterval(() => socket.write(' '), 200);
-        socket.once('data', (chunk: Buffer) => {
-          clearInterval(trickle);
-          socket.destroy();
-          resolve(chunk.toString('utf8'));
-        });
-        socket.once('error', (error) => {
-          clearInterval(trickle);
-          reject(error);
-        });
-      });
+      const response = await trickleRequest(ingress.url, postCallHead(signature, 100_000, '{'));
       expect(response.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
       expect(response).toContain(`"code":"${WebhookErrorCode.REQUEST_TIMEOUT}"`);
       expect(Date.now() - started).toBeLessThan(5000);
@@ -156,26 +143,13 @@ describe('request deadline', () => {
 });
 
 describe('body budget', () => {
-  it('answers 503 while unverified bodies fill the budget, and frees it when they go', async () => {
+  it('sends 503 while bodies fill the budget', async () => {
     await withIngress({ postCallBodyLimitBytes: 1024 * 1024, bodyBytesInFlight: 2 * 1024 * 1024 }, async (ingress) => {
-      const port = Number(new URL(ingress.url).port);
       const { signature } = delivery('conv_budget_holder');
+      const head = postCallHead(signature, 1024 * 1024);
       // Two requests send all but the last byte of their 1 MiB bodies and stall: together they
-      // hold the budget, because bytes are charged as they arrive.
-      const holders = await Promise.all(
-        [1, 2].map(
-          () =>
-            new Promise<Socket>((resolve) => {
-              const socket = connect(port, '127.0.0.1', () => {
-                socket.write(
-                  `POST /webhooks/elevenlabs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nElevenLabs-Signature: ${signature}\r\nContent-Length: ${1024 * 1024}\r\n\r\n`,
-                );
-                socket.write(Buffer.alloc(1024 * 1024 - 1, 0x20));
-                resolve(socket);
-              });
-            }),
-        ),
-      );
+      // fill the budget, because bytes are charged as they arrive.
+      const holders = await Promise.all([1, 2].map(() => openRawRequest(ingress.url, head, Buffer.alloc(1024 * 1024 - 1, 0x20))));
       const blocked = delivery('conv_budget_blocked');
       await waitFor(async () => (await ingress.metric('cti_webhook_body_bytes_in_flight')) === 2 * (1024 * 1024 - 1), 'the held bodies to be received');
       const refused = await deliver(ingress.url, blocked.body, blocked.signature);
@@ -184,20 +158,8 @@ describe('body budget', () => {
       expect((refused.json()['error'] as Record<string, unknown>)['code']).toBe(WebhookErrorCode.BUSY);
       expect(await ingress.metric('cti_webhook_body_budget_rejections_total')).toBeGreaterThan(0);
 
-      // Connections that announce large bodies and send nothing hold nothing.
-      const idle = await Promise.all(
-        [1, 2, 3, 4].map(
-          () =>
-            new Promise<Socket>((resolve) => {
-              const socket = connect(port, '127.0.0.1', () => {
-                socket.write(
-                  `POST /webhooks/elevenlabs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nElevenLabs-Signature: ${signature}\r\nContent-Length: ${1024 * 1024}\r\n\r\n{`,
-                );
-                resolve(socket);
-              });
-            }),
-        ),
-      );
+      // Connections that announce large bodies and send almost nothing take almost nothing.
+      const idle = await Promise.all([1, 2, 3, 4].map(() => openRawRequest(ingress.url, head, '{')));
       for (const socket of holders) {
         socket.destroy();
       }

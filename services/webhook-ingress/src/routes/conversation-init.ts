@@ -48,8 +48,8 @@ export async function conversationInitRoutes(app: FastifyInstance, options: Conv
     {
       config: { rateLimit: options.rateLimit },
       onRequest: [markRoute('conversation_init'), ...(options.sourceCheck === undefined ? [] : [options.sourceCheck])],
-      // After onRequest, where the rate limit sits, so a flood of wrong secrets is cut off by it;
-      // before the body is read, so a wrong secret costs no parsing.
+      // The secret is checked after onRequest, where the rate limit runs, so the limit cuts off a
+      // flood of wrong secrets. It is checked before the body is read, so a wrong one costs no parsing.
       preParsing: async (request, _reply, payload) => {
         await checkSecret(request);
         return payload;
