@@ -4,6 +4,11 @@
  * chosen rate, each copy with fresh Uniqueid/Linkedid values and channel names and rung at a
  * chosen agent extension. It answers Login, Ping and CoreShowChannels as Asterisk does, and
  * reports when the event that makes ami-bridge publish call.ringing left the socket.
+ *
+ * A call is written in three parts: what Asterisk had sent before the read that rang the agent,
+ * that read, and the rest of the call. The recording has the same boundaries: the caller's
+ * channel and the queue's events arrived up to half a second before the read that rang agent
+ * 201, which held four messages.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -20,6 +25,8 @@ export interface CallTemplate {
   messages: Fields[];
   /** Index of the message after which ami-bridge publishes the first call.ringing. */
   ringingIndex: number;
+  /** Index of the first message of the recorded read that holds the ringing message. */
+  ringingReadStart: number;
   /** The agent extension the recording rang (a SIPp agent, e.g. 201). */
   agent: string;
 }
@@ -34,7 +41,14 @@ function flatten(message: AmiMessage): Fields {
 export function loadCallTemplate(testdata: string): CallTemplate {
   const messages: AmiMessage[] = [];
   const framer = new AmiFramer({ onMessage: (message) => messages.push(message), banner: true });
-  framer.push(readFileSync(join(testdata, 'load.ami')), 0);
+  // The JSON Lines copy has one line per socket read, with its time: each message's receivedAt
+  // tells which read brought it.
+  for (const line of readFileSync(join(testdata, 'load.jsonl'), 'utf8').split('\n')) {
+    const read = line.trim() === '' ? undefined : (JSON.parse(line) as { t_ms: number; dir: string; data: string });
+    if (read?.dir === 'in') {
+      framer.push(Buffer.from(read.data, 'utf8'), read.t_ms);
+    }
+  }
   framer.end(0);
 
   const linkedid = messages.find((message) => message.get('Event') === 'QueueCallerJoin')?.get('Linkedid');
@@ -60,14 +74,16 @@ export function loadCallTemplate(testdata: string): CallTemplate {
   if (ringingIndex === -1 || agent === undefined) {
     throw new Error('the template call never rang an agent');
   }
-  return { messages: call.map(flatten), ringingIndex, agent };
+  const ringingReadAt = call[ringingIndex]?.receivedAt;
+  const ringingReadStart = call.findIndex((message) => message.receivedAt === ringingReadAt);
+  return { messages: call.map(flatten), ringingIndex, ringingReadStart, agent };
 }
 
 /**
  * Renders copy `sequence` of the template for `extension`: new Uniqueid/Linkedid values (the
  * Linkedid stays the first channel's Uniqueid), new channel numbers, and the agent swapped.
  */
-export function renderCall(template: CallTemplate, sequence: number, extension: string): { ringing: string; rest: string; linkedid: string } {
+export function renderCall(template: CallTemplate, sequence: number, extension: string): RenderedCall {
   const uniqueids = new Map<string, string>();
   const suffix = sequence.toString(16).padStart(8, '0');
   const epoch = 1_900_000_000 + Math.floor(sequence / 1000);
@@ -94,7 +110,22 @@ export function renderCall(template: CallTemplate, sequence: number, extension: 
   );
   const text = renamed.map((fields) => formatMessage(fields));
   const linkedid = [...uniqueids.values()][0] ?? '';
-  return { ringing: text.slice(0, template.ringingIndex + 1).join(''), rest: text.slice(template.ringingIndex + 1).join(''), linkedid };
+  return {
+    setup: text.slice(0, template.ringingReadStart).join(''),
+    ringing: text.slice(template.ringingReadStart, template.ringingIndex + 1).join(''),
+    rest: text.slice(template.ringingIndex + 1).join(''),
+    linkedid,
+  };
+}
+
+export interface RenderedCall {
+  /** What Asterisk sent before the read that rang the agent: the caller's channel, the queue. */
+  setup: string;
+  /** The recorded read that rings the agent, up to the message that makes ami-bridge publish call.ringing. */
+  ringing: string;
+  /** The rest of the call: answer, talk, hangup. */
+  rest: string;
+  linkedid: string;
 }
 
 /** The AMI server the benchmark's ami-bridge logs in to. */

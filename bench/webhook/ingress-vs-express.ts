@@ -1,6 +1,7 @@
 // Measures signed post_call_transcription deliveries per second and p99 latency of
 // webhook-ingress, each accepted only after a durable JetStream ack, side by side with a minimal
-// Express 4 receiver that verifies the same HMAC, parses the JSON and stores nothing.
+// Express 4 receiver that verifies the same HMAC, parses the JSON and stores nothing. The same
+// receiver on node:http alone is measured too, as a reference for what Node.js itself costs.
 //
 //   node --conditions=source --import tsx bench/webhook/ingress-vs-express.ts
 //
@@ -8,7 +9,7 @@
 // BENCH_ROUNDS (3) change the run. BENCH_PROFILE_DIR writes a V8 CPU profile of webhook-ingress
 // there, and BENCH_COMPARE_TREE names another installed checkout whose webhook-ingress is
 // measured in the same run. Everything runs on 127.0.0.1: a private nats-server per
-// webhook-ingress, the services (src/main.ts) and the Express receiver as child processes, and
+// webhook-ingress, the services (src/main.ts) and the two reference receivers as child processes, and
 // autocannon in this process. Each round measures every receiver, starting with a different
 // one, and the summary is the median of the rounds.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -199,13 +200,14 @@ async function startIngress(name: string, tree: string, cleanup: (() => Promise<
   };
 }
 
-async function startExpress(cleanup: (() => Promise<void>)[]): Promise<Receiver> {
-  const child = startChild('bench/webhook/express-receiver.ts', { BENCH_SECRET: SECRET }, 'pipe');
+/** Starts a receiver that stores nothing (Express, or node:http alone), which prints its port. */
+async function startReference(name: string, script: string, cleanup: (() => Promise<void>)[]): Promise<Receiver> {
+  const child = startChild(script, { BENCH_SECRET: SECRET }, 'pipe');
   cleanup.push(() => stopChild(child));
   const port = await new Promise<number>((resolve) => {
     child.stdout?.once('data', (chunk: Buffer) => resolve((JSON.parse(chunk.toString('utf8')) as { port: number }).port));
   });
-  return { name: 'Express 4', url: `http://127.0.0.1:${port}/webhooks/elevenlabs`, pids: { receiver: child.pid, nats: undefined }, measurements: [] };
+  return { name, url: `http://127.0.0.1:${port}/webhooks/elevenlabs`, pids: { receiver: child.pid, nats: undefined }, measurements: [] };
 }
 
 function summarize(ingress: Receiver, express: Receiver, stored: number, audited: number, isTarget: boolean): void {
@@ -229,8 +231,9 @@ async function main(): Promise<void> {
   const cleanup: (() => Promise<void>)[] = [];
   try {
     const ingress = await startIngress('webhook-ingress', root, cleanup);
-    const express = await startExpress(cleanup);
-    const receivers = [express, ingress];
+    const express = await startReference('Express 4', 'bench/webhook/express-receiver.ts', cleanup);
+    const node = await startReference('node:http alone', 'bench/webhook/node-receiver.ts', cleanup);
+    const receivers = [express, ingress, node];
     if (compareTree !== undefined) {
       receivers.push(await startIngress('compared ingress', compareTree, cleanup));
     }
@@ -264,6 +267,9 @@ async function main(): Promise<void> {
 
     // Audit events are published after the response, so the last ones may still be on their way.
     await new Promise((resolve) => setTimeout(resolve, 1000));
+    const nodeRatios = node.measurements.map((measurement, index) => measurement.requestsPerSecond / (express.measurements[index]?.requestsPerSecond ?? Number.NaN));
+    console.log('');
+    console.log(`${node.name} (reference, stores nothing): req/s ratio to Express per round ${nodeRatios.map((value) => value.toFixed(2)).join(', ')}, median ${median(nodeRatios).toFixed(2)}x`);
     for (const receiver of receivers) {
       const counts = before.get(receiver);
       if (receiver.storedMessages !== undefined && counts !== undefined) {

@@ -16,6 +16,7 @@ export {
   type AmiConnectionState,
   type SendActionOptions,
 } from './client.js';
+export { detached, detachedOptional } from './detach.js';
 export { AmiError, AmiErrorCode } from './errors.js';
 export { AmiFramer, DEFAULT_MAX_MESSAGE_BYTES, type AmiFramerOptions, type AmiFramerStats } from './framer.js';
 export { AmiMessage, formatAction, formatMessage, type AmiPair } from './message.js';

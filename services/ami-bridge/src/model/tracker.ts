@@ -1,4 +1,4 @@
-import type { AmiMessage } from '@cti/ami';
+import { detached, detachedOptional, type AmiMessage } from '@cti/ami';
 import { isSubjectToken, type CallEvent } from '@cti/contracts';
 import type { Logger } from '@cti/logging';
 
@@ -47,9 +47,9 @@ const MAX_ID = 64;
 function partyInfo(message: AmiMessage, numberKey: string, nameKey: string): PartyInfo {
   const number = message.get(numberKey);
   const name = message.get(nameKey);
-  const info: PartyInfo = { number: number === undefined || number === UNKNOWN ? '' : number.slice(0, MAX_NUMBER) };
+  const info: PartyInfo = { number: number === undefined || number === UNKNOWN ? '' : detached(number.slice(0, MAX_NUMBER)) };
   if (name !== undefined && name !== UNKNOWN && name !== '') {
-    info.name = name.slice(0, MAX_NAME);
+    info.name = detached(name.slice(0, MAX_NAME));
     if (message.isFallbackDecoded(nameKey)) {
       info.nameFallbackDecoded = true;
     }
@@ -229,12 +229,13 @@ export class CallTracker {
 
   /** @internal Adds a channel (from Newchannel, or from a CoreShowChannel list item at resync). */
   addChannel(message: AmiMessage, createdAt: number): Channel | undefined {
-    const uniqueid = message.get('Uniqueid');
-    const name = message.get('Channel');
+    // Everything read here lives as long as the channel: detached, it does not keep the message.
+    const uniqueid = detachedOptional(message.get('Uniqueid'));
+    const name = detachedOptional(message.get('Channel'));
     if (uniqueid === undefined || name === undefined || this.#channels.has(uniqueid) || this.#recentHangups.has(uniqueid)) {
       return undefined;
     }
-    const linkedid = message.get('Linkedid') || uniqueid;
+    const linkedid = detached(message.get('Linkedid') || uniqueid);
     // Asterisk ids look like `1796412664.10`; anything empty or this long is not one.
     if (uniqueid === '' || uniqueid.length > MAX_ID || linkedid.length > MAX_ID || name === '') {
       return undefined;
@@ -248,8 +249,8 @@ export class CallTracker {
       callId: linkedid,
       state: integer(message.get('ChannelState')) ?? ChannelState.DOWN,
       createdAt,
-      context: (message.get('Context') ?? '').slice(0, 128),
-      exten: (message.get('Exten') ?? '').slice(0, MAX_NUMBER),
+      context: detached((message.get('Context') ?? '').slice(0, 128)),
+      exten: detached((message.get('Exten') ?? '').slice(0, MAX_NUMBER)),
       caller: partyInfo(message, 'CallerIDNum', 'CallerIDName'),
       dialled: false,
       originated: false,
@@ -466,7 +467,7 @@ export class CallTracker {
       return;
     }
     const cause = integer(message.get('Cause')) ?? 0;
-    const causeText = message.get('Cause-txt')?.slice(0, 128);
+    const causeText = detachedOptional(message.get('Cause-txt')?.slice(0, 128));
     this.removeChannel(channel, at, { cause, ...(causeText === undefined ? {} : { text: causeText }) }, false);
   }
 
@@ -552,8 +553,8 @@ export class CallTracker {
     if (found === undefined) {
       return;
     }
-    const target = (message.get('Extension') ?? '').slice(0, MAX_NUMBER);
-    const context = message.get('Context')?.slice(0, 128);
+    const target = detached((message.get('Extension') ?? '').slice(0, MAX_NUMBER));
+    const context = detachedOptional(message.get('Context')?.slice(0, 128));
     const isExtension = this.#options.naming.extensionPattern.test(target) && isSubjectToken(target);
     this.#transferred(found.call, found.leg, at, {
       transferType: 'blind',
@@ -641,7 +642,7 @@ export class CallTracker {
     const call = this.#callOf(message);
     const queue = message.get('Queue');
     if (call !== undefined && queue !== undefined) {
-      call.queue = { name: queue.slice(0, 128) };
+      call.queue = { name: detached(queue.slice(0, 128)) };
     }
   }
 
@@ -668,7 +669,7 @@ export class CallTracker {
   #agentComplete(message: AmiMessage): void {
     const call = this.#callOf(message);
     if (call !== undefined) {
-      call.agentCompleteReason = message.get('Reason');
+      call.agentCompleteReason = detachedOptional(message.get('Reason'));
     }
   }
 
