@@ -7,6 +7,7 @@ import type { Dialer } from './dial.js';
 import { PushError, PushErrorCode } from './errors.js';
 import type { OutboundFrame } from './frames.js';
 import type { StreamHistory } from './history.js';
+import { HeartbeatWheel } from './heartbeat-wheel.js';
 import { LiveFeed, type ExtensionKey } from './live-feed.js';
 import type { PushMetrics } from './metrics.js';
 import { CloseCode, type Cursor } from './protocol.js';
@@ -40,7 +41,7 @@ export class SessionHub {
   readonly #perAgent = new Map<string, number>();
   /** New connections per agent and minute: a reconnect loop costs a token check, a replay and an audit event each time. */
   readonly #connects: WindowCounter;
-  readonly #heartbeat: NodeJS.Timeout;
+  readonly #heartbeats: HeartbeatWheel<AgentSession>;
   #closing = false;
 
   constructor(options: HubOptions) {
@@ -53,12 +54,7 @@ export class SessionHub {
       onFrame: (key, frame) => this.#dispatch(key, frame),
       ...(options.countReceived === undefined ? {} : { countReceived: options.countReceived }),
     });
-    this.#heartbeat = setInterval(() => {
-      for (const session of this.#sessions) {
-        session.heartbeat();
-      }
-    }, options.settings.heartbeatIntervalMs);
-    this.#heartbeat.unref();
+    this.#heartbeats = new HeartbeatWheel(options.settings.heartbeatIntervalMs);
   }
 
   get connections(): number {
@@ -114,6 +110,7 @@ export class SessionHub {
       closed: (target, reason) => this.#closed(target, reason as DisconnectReason),
     });
     this.#sessions.add(session);
+    this.#heartbeats.add(session);
     this.#perAgent.set(claims.agentId, (this.#perAgent.get(claims.agentId) ?? 0) + 1);
     this.#updateGauges();
     this.#options.logger.info({ sessionId: session.id, agentId: claims.agentId, extensions: claims.extensions, resume: resume !== undefined }, 'agent connected');
@@ -141,7 +138,7 @@ export class SessionHub {
   /** Closes every session with 1001, so clients reconnect elsewhere, and drops the subscriptions. */
   async shutdown(): Promise<void> {
     this.#closing = true;
-    clearInterval(this.#heartbeat);
+    this.#heartbeats.stop();
     for (const session of [...this.#sessions]) {
       session.close(CloseCode.GOING_AWAY, 'server shutting down', 'shutdown');
     }
@@ -197,6 +194,7 @@ export class SessionHub {
     if (!this.#sessions.delete(session)) {
       return;
     }
+    this.#heartbeats.delete(session);
     for (const key of session.keys) {
       this.#removeRoute(key, session);
     }
