@@ -25,7 +25,7 @@ export interface CallTemplate {
   messages: Fields[];
   /** Index of the message after which ami-bridge publishes the first call.ringing. */
   ringingIndex: number;
-  /** Index of the first message of the recorded read that holds the ringing message. */
+  /** Index of the first message of the recorded read that contains the ringing message. */
   ringingReadStart: number;
   /** The agent extension the recording rang (a SIPp agent, e.g. 201). */
   agent: string;
@@ -41,8 +41,8 @@ function flatten(message: AmiMessage): Fields {
 export function loadCallTemplate(testdata: string): CallTemplate {
   const messages: AmiMessage[] = [];
   const framer = new AmiFramer({ onMessage: (message) => messages.push(message), banner: true });
-  // The JSON Lines copy has one line per socket read, with its time: each message's receivedAt
-  // tells which read brought it.
+  // The JSON Lines copy has one line per socket read, with its time, so each message's
+  // receivedAt identifies the read that delivered it.
   for (const line of readFileSync(join(testdata, 'load.jsonl'), 'utf8').split('\n')) {
     const read = line.trim() === '' ? undefined : (JSON.parse(line) as { t_ms: number; dir: string; data: string });
     if (read?.dir === 'in') {
@@ -119,7 +119,7 @@ export function renderCall(template: CallTemplate, sequence: number, extension: 
 }
 
 export interface RenderedCall {
-  /** What Asterisk sent before the read that rang the agent: the caller's channel, the queue. */
+  /** Messages Asterisk sent before the read that rang the agent: the caller's channel, the queue. */
   setup: string;
   /** The recorded read that rings the agent, up to the message that makes ami-bridge publish call.ringing. */
   ringing: string;

@@ -1,6 +1,6 @@
 /**
  * One relay of the latency floor (floor.ts), run as its own process. `in` reads what the
- * benchmark's PBX socket sends and publishes it to NATS, as ami-bridge does; `out` subscribes
+ * benchmark's PBX socket sends and publishes it to NATS, as ami-bridge does. `out` subscribes
  * and writes what arrives to the benchmark's socket, as the gateway does. Neither does anything
  * else.
  *

@@ -240,8 +240,8 @@ async function runPhase(pbx: BenchPbx, template: CallTemplate, agents: Agent[], 
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
     const call = calls[index] as RenderedCall;
-    // Behind schedule (a pause in this process), the loop may reach a call before its setup's
-    // timer ran; the setup then goes out first, in the same read.
+    // Behind schedule (after a pause in this process), the loop may reach a call before its
+    // setup's timer ran. The setup then goes out first, in the same read.
     writeSetup(index);
     sentAt.set(call.linkedid, performance.now());
     pbx.write(call.ringing);

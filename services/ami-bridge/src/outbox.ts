@@ -26,8 +26,8 @@ export interface OutboxOptions<T> {
  *
  * Up to `window` items are in flight at once, and each new item is sent as soon as it arrives
  * while there is room. An earlier version sent a window and waited for all of its acks before
- * sending what had arrived meanwhile: a ringing event then waited for the previous events' acks
- * as well as its own, which the push benchmark showed in its tail latency.
+ * sending what had arrived meanwhile. A ringing event that arrived then waited for the earlier
+ * events' acks as well as its own.
  *
  * After a failed publish nothing new is sent until every item in flight has settled; then the
  * items from the failed one onwards are sent again. Those that had already been stored come back

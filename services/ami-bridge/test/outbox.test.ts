@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 import { EventOutbox } from '../src/outbox.js';
 
-/** A publish whose every call waits until the test settles it. */
+/** Creates a publish function whose calls wait until the test settles them. */
 function controlledPublish() {
   const calls: { item: string; resolve: () => void; reject: (error: unknown) => void }[] = [];
   const publish = (item: string): Promise<unknown> => {
@@ -35,7 +35,7 @@ function outboxFor(publish: (item: string) => Promise<unknown>, options: { windo
 const flushMicrotasks = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('EventOutbox', () => {
-  it('sends an item at once while earlier ones still wait for their acks', async () => {
+  it('sends without waiting for earlier acks', async () => {
     const { calls, publish } = controlledPublish();
     const { outbox } = outboxFor(publish);
     outbox.push('ringing-1');
@@ -49,7 +49,7 @@ describe('EventOutbox', () => {
     expect(outbox.pending).toBe(0);
   });
 
-  it('keeps no more than the window in flight, and sends the rest in order as acks arrive', async () => {
+  it('caps items in flight at the window', async () => {
     const { calls, publish } = controlledPublish();
     const { outbox } = outboxFor(publish, { window: 2 });
     ['a', 'b', 'c', 'd', 'e'].forEach((item) => outbox.push(item));
@@ -71,7 +71,7 @@ describe('EventOutbox', () => {
     expect(outbox.pending).toBe(0);
   });
 
-  it('after a failure waits for the window to settle, then sends again from the failed item', async () => {
+  it('resends from the failed item', async () => {
     const { calls, publish } = controlledPublish();
     const { outbox, logs } = outboxFor(publish, { window: 4 });
     ['a', 'b', 'c'].forEach((item) => outbox.push(item));
@@ -91,7 +91,7 @@ describe('EventOutbox', () => {
     expect(outbox.pending).toBe(0);
   });
 
-  it('drops an item that breaks its contract and publishes the rest', async () => {
+  it('drops an item breaking its contract', async () => {
     const sent: string[] = [];
     const { outbox, logs } = outboxFor((item) => {
       if (item === 'bad') {
@@ -106,7 +106,7 @@ describe('EventOutbox', () => {
     expect(logs.lines.filter((line) => line['msg'] === 'call event dropped: it does not match its contract').map((line) => line['item'])).toEqual(['bad']);
   });
 
-  it('pauses the AMI reads past maxPending and resumes them at half of it', async () => {
+  it('pauses AMI reads past maxPending', async () => {
     const { calls, publish } = controlledPublish();
     const { outbox, pressure } = outboxFor(publish, { window: 2, maxPending: 4 });
     ['a', 'b', 'c', 'd'].forEach((item) => outbox.push(item));
@@ -121,7 +121,7 @@ describe('EventOutbox', () => {
     expect(await outbox.flush(1000)).toBe(0);
   });
 
-  it('flush gives up at its deadline and reports what is still waiting', async () => {
+  it('flush stops at its deadline', async () => {
     const { publish } = controlledPublish();
     const { outbox } = outboxFor(publish);
     ['a', 'b'].forEach((item) => outbox.push(item));

@@ -20,7 +20,7 @@ afterEach(() => {
 });
 
 describe('HeartbeatWheel', () => {
-  it('pings every member once per interval', () => {
+  it('pings each member once per interval', () => {
     const wheel = new HeartbeatWheel<Target>(30_000);
     const targets = Array.from({ length: 1000 }, () => new Target());
     targets.forEach((target) => wheel.add(target));
@@ -32,7 +32,7 @@ describe('HeartbeatWheel', () => {
     wheel.stop();
   });
 
-  it('spreads the pings of one interval over its turns', () => {
+  it('spreads pings over the interval', () => {
     const wheel = new HeartbeatWheel<Target>(30_000);
     const targets = Array.from({ length: 1200 }, () => new Target());
     targets.forEach((target) => wheel.add(target));
@@ -48,7 +48,7 @@ describe('HeartbeatWheel', () => {
     wheel.stop();
   });
 
-  it('stops pinging a member once it is deleted, also from inside its own heartbeat', () => {
+  it('stops pinging deleted members', () => {
     const wheel = new HeartbeatWheel<Target>(1000);
     const kept = new Target();
     const leaving = new Target((target) => wheel.delete(target));
