@@ -7,8 +7,8 @@
  *
  * A call is written in three parts: what Asterisk had sent before the read that rang the agent,
  * that read, and the rest of the call. The recording has the same boundaries: the caller's
- * channel and the queue's events arrived up to half a second before the read that rang agent
- * 201, which held four messages.
+ * channel and the queue's events arrived up to half a second before the read that rang the
+ * agent. Messages of that read after the ringing one go out with the rest.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';

@@ -24,8 +24,12 @@ export async function measureFloor(natsUrl: string, rate: number, seconds: numbe
   let inbound: Socket | undefined;
   const server = createServer((socket) => {
     socket.setNoDelay(true);
+    // A token may be split across two reads: the part after the last `;` waits for the next.
+    let partial = '';
     socket.on('data', (chunk) => {
-      for (const token of chunk.toString('latin1').split(';')) {
+      const tokens = (partial + chunk.toString('latin1')).split(';');
+      partial = tokens.pop() ?? '';
+      for (const token of tokens) {
         if (token === 'ready-in') {
           inbound = socket;
           ready.add('in');

@@ -3,7 +3,7 @@
  *
  * Header values are slices of the message text. V8 makes a slice of 13 characters or more a view
  * into its parent, so a Uniqueid or channel name kept for a call's life keeps the whole message
- * (about half a kilobyte) alive with it. In the push benchmark the call model and its list of
+ * (a few hundred bytes) alive with it. In the push benchmark the call model and its list of
  * recent hangups held some 12,000 message texts this way, and ami-bridge spent more time in
  * garbage collection than anywhere else. Values that outlive their message go through here.
  *

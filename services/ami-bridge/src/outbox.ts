@@ -29,10 +29,10 @@ export interface OutboxOptions<T> {
  * sending what had arrived meanwhile. A ringing event that arrived then waited for the earlier
  * events' acks as well as its own.
  *
- * After a failed publish nothing new is sent until every item in flight has settled; then the
- * items from the failed one onwards are sent again. Those that had already been stored come back
- * as duplicates (same message id), so nothing is stored twice, but a retried item lands after
- * items published behind it.
+ * After a failed publish, nothing new is sent until every item in flight has settled. Then the
+ * items from the failed one onwards are sent again, except those dropped for breaking their
+ * contract. Those that had already been stored come back as duplicates (same message id), so
+ * nothing is stored twice, but a retried item lands after items published behind it.
  */
 export class EventOutbox<T> {
   readonly #options: OutboxOptions<T>;
@@ -101,27 +101,27 @@ export class EventOutbox<T> {
         published = Promise.reject(error);
       }
       published.then(
-        () => this.#settle(entry, undefined),
-        (error: unknown) => this.#settle(entry, error),
+        () => this.#settle(entry, { ok: true }),
+        (error: unknown) => this.#settle(entry, { ok: false, error }),
       );
     }
   }
 
-  #settle(entry: Entry<T>, error: unknown): void {
+  #settle(entry: Entry<T>, outcome: { ok: true } | { ok: false; error: unknown }): void {
     this.#inFlight -= 1;
-    if (error === undefined) {
+    if (outcome.ok) {
       entry.state = 'stored';
-    } else if (error instanceof ContractError) {
+    } else if (outcome.error instanceof ContractError) {
       // A message that breaks its contract is a bug; retrying cannot fix it.
-      this.#options.logger.error({ err: error, ...this.#options.describe(entry.item) }, 'call event dropped: it does not match its contract');
-      entry.state = 'stored';
+      this.#options.logger.error({ err: outcome.error, ...this.#options.describe(entry.item) }, 'call event dropped: it does not match its contract');
+      entry.state = 'dropped';
     } else {
       entry.state = 'failed';
-      this.#failure ??= { reason: error };
+      this.#failure ??= { reason: outcome.error };
     }
-    // What leads the queue is stored (or was dropped as invalid): it leaves.
+    // What leads the queue is stored or was dropped as invalid: it leaves.
     let done = 0;
-    while (done < this.#sent && this.#queue[done]?.state === 'stored') {
+    while (done < this.#sent && (this.#queue[done]?.state === 'stored' || this.#queue[done]?.state === 'dropped')) {
       done += 1;
     }
     if (done > 0) {
@@ -144,8 +144,14 @@ export class EventOutbox<T> {
 
   async #retryLater(reason: unknown): Promise<void> {
     this.#failure = undefined;
+    if (this.#stopped) {
+      return;
+    }
     this.#retrying = true;
-    // Everything still queued is sent again, from the failed item onwards.
+    // Everything still queued is sent again, from the failed item onwards, but for what broke its
+    // contract: that would only fail again.
+    const retried = this.#queue.filter((entry) => entry.state !== 'dropped');
+    this.#queue.splice(0, this.#queue.length, ...retried);
     this.#queue.forEach((entry) => {
       entry.state = 'waiting';
     });
@@ -168,5 +174,5 @@ export class EventOutbox<T> {
 
 interface Entry<T> {
   item: T;
-  state: 'waiting' | 'sent' | 'stored' | 'failed';
+  state: 'waiting' | 'sent' | 'stored' | 'dropped' | 'failed';
 }

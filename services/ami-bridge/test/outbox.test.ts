@@ -128,4 +128,45 @@ describe('EventOutbox', () => {
     expect(await outbox.flush(30)).toBe(2);
     outbox.stop();
   });
+  it('retries a publish rejected without a reason', async () => {
+    const { calls, publish } = controlledPublish();
+    const { outbox } = outboxFor(publish);
+    outbox.push('a');
+    calls[0]?.reject(undefined);
+    await waitFor(() => calls.length === 2, 'the retry');
+    expect(calls[1]?.item).toBe('a');
+    calls[1]?.resolve();
+    expect(await outbox.flush(1000)).toBe(0);
+  });
+
+  it('does not resend an item breaking its contract', async () => {
+    const attempts: string[] = [];
+    let failNext = true;
+    const { outbox, logs } = outboxFor((item) => {
+      attempts.push(item);
+      if (item === 'bad') {
+        return Promise.reject(new ContractError('call.ringing', [{ path: '/id', message: 'must be string' }]));
+      }
+      if (item === 'a' && failNext) {
+        failNext = false;
+        return Promise.reject(new Error('timeout'));
+      }
+      return Promise.resolve();
+    });
+    ['a', 'bad', 'c'].forEach((item) => outbox.push(item));
+    expect(await outbox.flush(1000)).toBe(0);
+    expect(attempts).toEqual(['a', 'bad', 'c', 'a', 'c']);
+    expect(logs.lines.filter((line) => line['msg'] === 'call event dropped: it does not match its contract')).toHaveLength(1);
+  });
+
+  it('announces no retry after stop', async () => {
+    const { calls, publish } = controlledPublish();
+    const { outbox, logs } = outboxFor(publish);
+    outbox.push('a');
+    outbox.stop();
+    calls[0]?.reject(new Error('connection closed'));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(calls).toHaveLength(1);
+    expect(logs.lines.some((line) => line['msg'] === 'call event not stored; retrying')).toBe(false);
+  });
 });

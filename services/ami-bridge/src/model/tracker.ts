@@ -713,7 +713,10 @@ export class CallTracker {
       pending.callId = call.id;
     }
     // A recording without the Originate itself still names the request through its ActionID.
-    call.originate = { requestId: (pending?.requestId ?? actionId).slice(0, 128), target: (pending?.target ?? message.get('Exten') ?? '').slice(0, MAX_NUMBER) };
+    call.originate = {
+      requestId: detached((pending?.requestId ?? actionId).slice(0, 128)),
+      target: detached((pending?.target ?? message.get('Exten') ?? '').slice(0, MAX_NUMBER)),
+    };
   }
 
   // ---- leg state and events ----
