@@ -123,7 +123,7 @@ export interface RenderedCall {
   setup: string;
   /** The recorded read that rings the agent, up to the message that makes ami-bridge publish call.ringing. */
   ringing: string;
-  /** The rest of the call: answer, talk, hangup. */
+  /** The rest of the call: the agent picks up, they talk, both hang up. */
   rest: string;
   linkedid: string;
 }

@@ -17,6 +17,14 @@ export interface FloorResult {
   max: number;
 }
 
+/** Returns the value at `fraction` (0 to 1) of `sorted`, an ascending list, or NaN when it is empty. */
+export function percentile(sorted: number[], fraction: number): number {
+  if (sorted.length === 0) {
+    return Number.NaN;
+  }
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] as number;
+}
+
 export async function measureFloor(natsUrl: string, rate: number, seconds: number): Promise<FloorResult> {
   const sentAt = new Map<number, number>();
   const latencies: number[] = [];
@@ -77,8 +85,7 @@ export async function measureFloor(natsUrl: string, rate: number, seconds: numbe
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const sorted = latencies.sort((left, right) => left - right);
-    const at = (fraction: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? Number.NaN;
-    return { sent: total, received: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? Number.NaN };
+    return { sent: total, received: sorted.length, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted.at(-1) ?? Number.NaN };
   } finally {
     relays.forEach((relay) => relay.kill('SIGTERM'));
     await new Promise<void>((resolve) => server.close(() => resolve()));

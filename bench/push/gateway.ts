@@ -24,7 +24,7 @@ import { startNatsServer, waitFor } from '@cti/testing';
 import WebSocket from 'ws';
 
 import { BenchPbx, loadCallTemplate, renderCall, type CallTemplate, type RenderedCall } from './ami-feed.js';
-import { measureFloor } from './floor.js';
+import { measureFloor, percentile } from './floor.js';
 
 const TOKEN_KEY = 'bench-agent-token-key-0123456789abcdef';
 const ROOT = join(import.meta.dirname, '../..');
@@ -85,13 +85,6 @@ async function settle(inspectorUrl: string): Promise<void> {
 function openFileLimit(): string {
   const limits = readFileSync('/proc/self/limits', 'utf8');
   return /Max open files\s+(\d+)/.exec(limits)?.[1] ?? 'unknown';
-}
-
-function percentile(sorted: number[], fraction: number): number {
-  if (sorted.length === 0) {
-    return Number.NaN;
-  }
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] as number;
 }
 
 /**
@@ -309,7 +302,7 @@ async function main(): Promise<void> {
   const agents: Agent[] = [];
 
   console.log('push gateway benchmark');
-  console.log(`latency: from the AMI event that rings the agent leaving the PBX socket, through ami-bridge (AMI parse, call model, JetStream publish), to the call.ringing frame at the agent socket; template: one queue call of testdata/ami/load.ami (${template.messages.length} AMI messages; ${template.ringingReadStart} of them go out before the read that rings the agent, as recorded; the read holds ${template.ringingIndex + 1 - template.ringingReadStart}, the last of which rings the agent)`);
+  console.log(`latency: from the AMI event that rings the agent leaving the PBX socket, through ami-bridge (AMI parse, call model, JetStream publish), to the call.ringing frame at the agent socket; template: one queue call of testdata/ami/load.ami (${template.messages.length} AMI messages; ${template.ringingReadStart} of them go out before the read that rings the agent, as recorded; the read contains ${template.ringingIndex + 1 - template.ringingReadStart}, the last of which rings the agent)`);
   console.log(`machine: ${process.platform} ${process.arch}, node ${process.version}; phases of ${phaseSeconds} s`);
   const floorRate = TARGETS[0]?.rate ?? 100;
   const floor = await measureFloor(nats.url, floorRate, phaseSeconds);

@@ -38,7 +38,7 @@ export class EventOutbox<T> {
   readonly #options: OutboxOptions<T>;
   readonly #window: number;
   /** Items not yet known to be stored, oldest first; the first `#sent` of them were sent. */
-  readonly #queue: Entry<T>[] = [];
+  #queue: Entry<T>[] = [];
   readonly #backoff: Backoff;
   #sent = 0;
   #inFlight = 0;
@@ -150,8 +150,7 @@ export class EventOutbox<T> {
     this.#retrying = true;
     // Everything still queued is sent again, from the failed item onwards, but for what broke its
     // contract: that would only fail again.
-    const retried = this.#queue.filter((entry) => entry.state !== 'dropped');
-    this.#queue.splice(0, this.#queue.length, ...retried);
+    this.#queue = this.#queue.filter((entry) => entry.state !== 'dropped');
     this.#queue.forEach((entry) => {
       entry.state = 'waiting';
     });

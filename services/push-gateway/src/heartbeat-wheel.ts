@@ -17,13 +17,12 @@ const TURN_MS = 250;
  * with the old loop. Each session here has a slot, and each turn (every
  * 250 ms) pings one slot's sessions, so each turn writes about 1/120 of the pings with the
  * default interval of 30 s. A session is still pinged once per interval, and one that did not
- * answer the previous ping is closed on its next turn, as before.
+ * respond to the previous ping is closed on its next turn, as before.
  */
 export class HeartbeatWheel<T extends HeartbeatTarget> {
   readonly #slots: Set<T>[];
   readonly #slotOf = new Map<T, number>();
   readonly #timer: NodeJS.Timeout;
-  #nextSlot = 0;
   #turn = 0;
 
   constructor(intervalMs: number) {
@@ -42,9 +41,13 @@ export class HeartbeatWheel<T extends HeartbeatTarget> {
     if (this.#slotOf.has(target)) {
       return;
     }
-    // Slots are filled in turn, so they stay about the same size.
-    const slot = this.#nextSlot;
-    this.#nextSlot = (slot + 1) % this.#slots.length;
+    // The smallest slot takes it, so the slots stay the same size whichever sessions leave.
+    let slot = 0;
+    for (let index = 1; index < this.#slots.length; index += 1) {
+      if ((this.#slots[index]?.size ?? 0) < (this.#slots[slot]?.size ?? 0)) {
+        slot = index;
+      }
+    }
     this.#slots[slot]?.add(target);
     this.#slotOf.set(target, slot);
   }

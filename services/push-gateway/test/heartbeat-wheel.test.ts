@@ -50,13 +50,13 @@ describe('HeartbeatWheel', () => {
 
   it('stops pinging deleted members', () => {
     const wheel = new HeartbeatWheel<Target>(1000);
-    const kept = new Target();
+    const staying = new Target();
     const leaving = new Target((target) => wheel.delete(target));
     const deleted = new Target();
-    [kept, leaving, deleted].forEach((target) => wheel.add(target));
+    [staying, leaving, deleted].forEach((target) => wheel.add(target));
     wheel.delete(deleted);
     vi.advanceTimersByTime(3000);
-    expect(kept.pings).toHaveLength(3);
+    expect(staying.pings).toHaveLength(3);
     expect(leaving.pings).toHaveLength(1);
     expect(deleted.pings).toHaveLength(0);
     expect(wheel.size).toBe(1);
@@ -70,5 +70,23 @@ describe('HeartbeatWheel', () => {
     wheel.stop();
     vi.advanceTimersByTime(5000);
     expect(target.pings).toHaveLength(0);
+  });
+  it('refills the slots sessions left', () => {
+    const wheel = new HeartbeatWheel<Target>(1000);
+    const first = Array.from({ length: 400 }, () => new Target());
+    first.forEach((target) => wheel.add(target));
+    // The sessions of the first two slots leave, and as many new ones arrive.
+    first.filter((_target, index) => index % 4 < 2).forEach((target) => wheel.delete(target));
+    const second = Array.from({ length: 200 }, () => new Target());
+    second.forEach((target) => wheel.add(target));
+    const perTurn = new Map<number, number>();
+    vi.advanceTimersByTime(1000);
+    for (const target of [...first, ...second]) {
+      for (const at of target.pings) {
+        perTurn.set(at, (perTurn.get(at) ?? 0) + 1);
+      }
+    }
+    expect([...perTurn.values()]).toEqual([100, 100, 100, 100]);
+    wheel.stop();
   });
 });

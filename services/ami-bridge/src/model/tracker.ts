@@ -400,9 +400,9 @@ export class CallTracker {
   }
 
   /** @internal Puts a channel into a bridge and starts the talk time of the parties it joins. */
-  enterBridge(channel: Channel, bridgeIdRead: string, at: number): void {
+  enterBridge(channel: Channel, bridgeUniqueid: string, at: number): void {
     // Kept while the bridge lasts: detached, it does not keep the message it came from.
-    const bridgeId = detached(bridgeIdRead);
+    const bridgeId = detached(bridgeUniqueid);
     let members = this.#bridges.get(bridgeId);
     if (members === undefined) {
       members = new Set();
